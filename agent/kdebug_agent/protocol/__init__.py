@@ -13,6 +13,9 @@ from kdebug_agent.protocol.errors import (
 from kdebug_agent.protocol.framing import Channel, decode_frame, encode_frame
 from kdebug_agent.protocol.messages import (
     AUTHORIZATION_HEADER,
+    CONTAINER_LABEL,
+    NAMESPACE_LABEL,
+    POD_LABEL,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     SESSION_PATH,
@@ -43,6 +46,9 @@ from kdebug_agent.protocol.session import (
 
 __all__ = [
     "AUTHORIZATION_HEADER",
+    "CONTAINER_LABEL",
+    "NAMESPACE_LABEL",
+    "POD_LABEL",
     "PROTOCOL_HEADER",
     "PROTOCOL_VERSION",
     "SESSION_PATH",

@@ -22,6 +22,12 @@ SESSION_PATH = "/v1/sessions"
 PROTOCOL_HEADER = "X-Kdebug-Protocol"
 AUTHORIZATION_HEADER = "Authorization"
 
+# Labels the client puts in `SessionRequest.labels` so that people (and the
+# audit log) can tell which pod a debug container belongs to.
+NAMESPACE_LABEL = "io.kdebug.target-namespace"
+POD_LABEL = "io.kdebug.target-pod"
+CONTAINER_LABEL = "io.kdebug.target-container"
+
 DEFAULT_NAMESPACES = ("pid", "net", "ipc")
 KNOWN_NAMESPACES = frozenset({"pid", "net", "ipc", "uts", "user"})
 KNOWN_TARGET_SCHEMES = ("containerd", "docker")

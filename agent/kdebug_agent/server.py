@@ -1,0 +1,216 @@
+"""The agent's HTTP and WebSocket server.
+
+Plain requests answer `/healthz` and `/version`; `/v1/sessions` upgrades to a
+WebSocket once the bearer token and the protocol version check out, and each
+such connection becomes one `Session`. The server exits by itself once it has
+had no session for its idle time.
+"""
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import time
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from kdebug_agent import __version__
+from kdebug_agent.audit import AuditLog
+from kdebug_agent.config import AgentSettings
+from kdebug_agent.errors import RuntimeUnavailable
+from kdebug_agent.owners import OwnerLock
+from kdebug_agent.protocol import (
+    AUTHORIZATION_HEADER,
+    PROTOCOL_HEADER,
+    SESSION_PATH,
+    SUBPROTOCOL,
+    SUPPORTED_VERSIONS,
+    UnsupportedProtocolVersion,
+    check_protocol_version,
+    token_matches,
+)
+from kdebug_agent.runtimes.base import ContainerRuntime
+from kdebug_agent.session import Session
+
+logger = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 3.0
+# Terminal output arrives in chunks of at most 64 KiB; client frames are tiny.
+MAX_MESSAGE_SIZE = 1 << 20
+
+
+class AgentServer:
+    """Serves debug sessions for the runtimes it was given."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        runtimes: dict[str, ContainerRuntime],
+        *,
+        audit: AuditLog,
+        owner_lock: OwnerLock,
+    ) -> None:
+        self.settings = settings
+        self._runtimes = runtimes
+        self._audit = audit
+        self._owner_lock = owner_lock
+        self._sessions: dict[Session, asyncio.Task[None]] = {}
+        self._idle_since = time.monotonic()
+        self._server: Server | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (useful when asked for port 0)."""
+        assert self._server is not None, "the server is not started"
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    async def start(self) -> None:
+        """Remove orphans of dead agents, then listen."""
+        for name, runtime in self._runtimes.items():
+            removed = await runtime.remove_orphans(
+                owner_alive=self._owner_lock.owner_alive
+            )
+            if removed:
+                logger.info(
+                    "Removed %d debug containers left on %s by agents that died: %s.",
+                    len(removed),
+                    name,
+                    ", ".join(removed),
+                )
+        self._server = await serve(
+            self._handle,
+            self.settings.host,
+            self.settings.port,
+            process_request=self._process_request,
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            compression=None,
+            max_size=MAX_MESSAGE_SIZE,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        logger.info(
+            "The agent %s listens on %s:%d with runtimes %s.",
+            self.settings.agent_id,
+            self.settings.host,
+            self.port,
+            ", ".join(sorted(self._runtimes)),
+        )
+
+    async def run_until_idle(self) -> None:
+        """Serve until stopped or idle for `settings.idle_timeout` seconds."""
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=1.0)
+            idle = time.monotonic() - self._idle_since
+            if not self._sessions and idle >= self.settings.idle_timeout:
+                logger.info(
+                    "No session for %.0f s; the agent exits.",
+                    self.settings.idle_timeout,
+                )
+                break
+        await self.shutdown()
+
+    def stop(self) -> None:
+        """Ask `run_until_idle` to shut down."""
+        self._stopped.set()
+
+    async def shutdown(self) -> None:
+        """Stop listening, end every session and remove its container."""
+        if self._server is not None:
+            self._server.close(close_connections=False)
+        for session, task in list(self._sessions.items()):
+            await session.announce_shutdown()
+            task.cancel()
+        await asyncio.gather(*self._sessions.values(), return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        for runtime in self._runtimes.values():
+            await runtime.close()
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        path = request.path.partition("?")[0]
+        if path == "/healthz":
+            return await self._health(connection)
+        if path == "/version":
+            return _json_response(connection, http.HTTPStatus.OK, self._version())
+        if path != SESSION_PATH:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not found.\n")
+        return self._check_session_request(connection, request.headers)
+
+    def _check_session_request(
+        self, connection: ServerConnection, headers: Headers
+    ) -> Response | None:
+        scheme, _, token = headers.get(AUTHORIZATION_HEADER, "").partition(" ")
+        if scheme.lower() != "bearer" or not token_matches(
+            token.strip(), self.settings.token_sha256
+        ):
+            logger.warning(
+                "Refused a session from %s: missing or wrong token.",
+                _peer(connection),
+            )
+            return connection.respond(
+                http.HTTPStatus.UNAUTHORIZED,
+                "Unauthorized: present this agent's bearer token.\n",
+            )
+        try:
+            check_protocol_version(headers.get(PROTOCOL_HEADER))
+        except UnsupportedProtocolVersion as error:
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, f"{error}\n")
+        return None
+
+    async def _health(self, connection: ServerConnection) -> Response:
+        problems = []
+        for name, runtime in self._runtimes.items():
+            try:
+                await asyncio.wait_for(runtime.version(), HEALTH_TIMEOUT)
+            except (RuntimeUnavailable, TimeoutError) as error:
+                problems.append(f"{name}: {error or 'no answer'}")
+        if problems:
+            return connection.respond(
+                http.HTTPStatus.SERVICE_UNAVAILABLE, "; ".join(problems) + "\n"
+            )
+        return connection.respond(http.HTTPStatus.OK, "ok\n")
+
+    def _version(self) -> dict[str, object]:
+        return {
+            "agent": __version__,
+            "protocol": list(SUPPORTED_VERSIONS),
+            "runtimes": sorted(self._runtimes),
+            "agentId": self.settings.agent_id,
+        }
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        session = Session(
+            connection,
+            self._runtimes,
+            agent_id=self.settings.agent_id,
+            grace=self.settings.grace,
+            audit=self._audit,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions[session] = task
+        try:
+            await session.run()
+        finally:
+            del self._sessions[session]
+            self._idle_since = time.monotonic()
+
+
+def _json_response(
+    connection: ServerConnection, status: http.HTTPStatus, body: object
+) -> Response:
+    response = connection.respond(status, json.dumps(body) + "\n")
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "unknown"

@@ -1,0 +1,271 @@
+"""One debug session: prepare the debug container, relay it, clean up.
+
+The session reads client frames through the Sans-I/O `AgentSideSession`, talks
+to the runtime only through the `ContainerRuntime` interface, and guarantees one
+thing above all: whatever happens (the process exits, the client vanishes, a
+frame is malformed, the agent is told to stop), the debug container is removed.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from kdebug_agent.audit import AuditLog
+from kdebug_agent.errors import AgentError, RuntimeUnavailable
+from kdebug_agent.protocol import (
+    CONTAINER_LABEL,
+    NAMESPACE_LABEL,
+    POD_LABEL,
+    AgentSideSession,
+    FailureReason,
+    InputReceived,
+    Progress,
+    ProtocolError,
+    ResizeRequested,
+    SessionRequest,
+    Status,
+    StdinClosed,
+)
+from kdebug_agent.runtimes.base import (
+    AGENT_LABEL,
+    MANAGED_LABEL,
+    SESSION_LABEL,
+    TARGET_LABEL,
+    ContainerRuntime,
+    DebugContainer,
+    DebugSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+# How long to wait for output still in flight after the process has exited.
+OUTPUT_DRAIN_TIMEOUT = 5.0
+# How long the client has to send its session request after the upgrade.
+REQUEST_TIMEOUT = 10.0
+
+
+class SessionLogger(logging.LoggerAdapter[logging.Logger]):
+    """Stamps the session id and the target on every line."""
+
+    def process(
+        self, msg: str, kwargs: MutableMapping[str, Any]
+    ) -> tuple[str, MutableMapping[str, Any]]:
+        extra = self.extra or {}
+        return f"[{extra['session']} {extra['target']}] {msg}", kwargs
+
+
+class Session:
+    """A debug session from the first client message to the final cleanup."""
+
+    def __init__(
+        self,
+        connection: ServerConnection,
+        runtimes: dict[str, ContainerRuntime],
+        *,
+        agent_id: str,
+        grace: float,
+        audit: AuditLog,
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self._connection = connection
+        self._runtimes = runtimes
+        self._agent_id = agent_id
+        self._grace = grace
+        self._audit = audit
+        self._protocol = AgentSideSession()
+        self._container: DebugContainer | None = None
+        self._client_gone = asyncio.Event()
+        self._finished = False
+        self._log = SessionLogger(logger, {"session": self.id, "target": "-"})
+
+    async def run(self) -> None:
+        """Serve the session; returns once everything it created is removed."""
+        try:
+            request = await self._receive_request()
+        except (ProtocolError, TimeoutError) as error:
+            await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
+            return
+        except ConnectionClosed:
+            return
+        self._log.extra = {"session": self.id, "target": _describe(request)}
+        self._audit.session_started(self.id, request, peer=self._peer())
+        outcome = "internal error"
+        try:
+            outcome = await self._serve(request)
+        finally:
+            await self._remove_container()
+            self._audit.session_ended(self.id, outcome=outcome)
+
+    async def announce_shutdown(self) -> None:
+        """Tell the client the agent is stopping; the caller then cancels `run`."""
+        await self._finish(
+            Status.failed(FailureReason.AGENT_SHUTDOWN, "The agent is shutting down.")
+        )
+
+    async def _receive_request(self) -> SessionRequest:
+        message = await asyncio.wait_for(self._connection.recv(), REQUEST_TIMEOUT)
+        return self._protocol.receive_request(message)
+
+    async def _serve(self, request: SessionRequest) -> str:
+        try:
+            container = await self._prepare(request)
+        except AgentError as error:
+            self._log.info("The session could not start: %s", error)
+            await self._finish(Status.failed(error.reason, str(error)))
+            return f"failed: {error.reason}"
+        self._container = container
+        return await self._relay(container)
+
+    async def _prepare(self, request: SessionRequest) -> DebugContainer:
+        runtime = self._runtimes.get(request.runtime)
+        if runtime is None:
+            available = ", ".join(sorted(self._runtimes)) or "none"
+            raise _unavailable(request.runtime, available)
+        await self._progress("target", "Looking up the target container.")
+        target = await runtime.find_target(request.container_id)
+        await runtime.ensure_image(
+            request.image,
+            policy=request.pull_policy,
+            auth=request.registry_auth,
+            progress=self._progress,
+        )
+        await self._progress("create", "Creating the debug container.")
+        labels = {
+            **request.labels,
+            MANAGED_LABEL: "true",
+            SESSION_LABEL: self.id,
+            TARGET_LABEL: request.container_id,
+            AGENT_LABEL: self._agent_id,
+        }
+        spec = DebugSpec(
+            session_id=self.id,
+            target=target,
+            image=request.image,
+            command=request.command,
+            tty=request.tty,
+            size=request.size,
+            namespaces=request.namespaces,
+            privileged=request.privileged,
+            labels=labels,
+        )
+        container = await runtime.create_debug_container(spec)
+        self._container = container
+        await self._progress("start", "Starting the debug process.")
+        await container.start()
+        self._log.info("The debug container %s is running.", container.id)
+        return container
+
+    async def _relay(self, container: DebugContainer) -> str:
+        output = asyncio.create_task(self._pump_output(container))
+        client = asyncio.create_task(self._pump_input(container))
+        exited = asyncio.create_task(container.wait())
+        try:
+            await asyncio.wait({exited, client}, return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done() and self._client_gone.is_set():
+                # The client vanished: keep the process for the grace time, so a
+                # flaky network costs the user nothing if the process ends anyway.
+                self._log.info(
+                    "The client disconnected; the debug container is kept %.0f s.",
+                    self._grace,
+                )
+                await asyncio.wait({exited}, timeout=self._grace)
+                if not exited.done():
+                    return "client disconnected"
+            if not exited.done():
+                # The input pump ended on a protocol error; it already reported it.
+                return "failed: BadRequest"
+            exit_code = exited.result()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(output), OUTPUT_DRAIN_TIMEOUT)
+            await self._finish(Status.exited(exit_code))
+            self._log.info("The debug process exited with code %d.", exit_code)
+            return f"exit {exit_code}"
+        finally:
+            for task in (output, client, exited):
+                task.cancel()
+            await asyncio.gather(output, client, exited, return_exceptions=True)
+
+    async def _pump_output(self, container: DebugContainer) -> None:
+        while data := await container.read():
+            if logger.isEnabledFor(logging.DEBUG):
+                self._log.debug("Relaying %d bytes of output.", len(data))
+            if self._client_gone.is_set():
+                continue
+            try:
+                await self._connection.send(self._protocol.output(data))
+            except ConnectionClosed:
+                self._client_gone.set()
+
+    async def _pump_input(self, container: DebugContainer) -> None:
+        try:
+            async for message in self._connection:
+                for event in self._protocol.receive(message):
+                    if isinstance(event, InputReceived):
+                        await container.write(event.data)
+                    elif isinstance(event, ResizeRequested):
+                        await container.resize(event.size)
+                    elif isinstance(event, StdinClosed):
+                        await container.close_stdin()
+        except ProtocolError as error:
+            self._log.warning("The client sent a malformed frame: %s", error)
+            await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
+            return
+        except ConnectionClosed:
+            pass
+        self._client_gone.set()
+
+    async def _progress(self, stage: str, message: str) -> None:
+        if self._client_gone.is_set():
+            return
+        with contextlib.suppress(ConnectionClosed):
+            await self._connection.send(
+                self._protocol.progress(Progress(stage=stage, message=message))
+            )
+
+    async def _finish(self, status: Status) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        with contextlib.suppress(ConnectionClosed):
+            await self._connection.send(self._protocol.finish(status))
+            await self._connection.close()
+
+    async def _remove_container(self) -> None:
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            await container.remove()
+        except Exception:
+            self._log.exception(
+                "Removing the debug container %s failed; the next agent on this "
+                "node will remove it at start-up.",
+                container.id,
+            )
+        else:
+            self._log.info("The debug container %s is removed.", container.id)
+
+    def _peer(self) -> str:
+        address = self._connection.remote_address
+        return f"{address[0]}:{address[1]}" if address else "unknown"
+
+
+def _describe(request: SessionRequest) -> str:
+    labels = request.labels
+    names = [labels.get(k, "") for k in (NAMESPACE_LABEL, POD_LABEL, CONTAINER_LABEL)]
+    if all(names):
+        return "/".join(names)
+    return request.target[:40]
+
+
+def _unavailable(wanted: str, available: str) -> AgentError:
+    return RuntimeUnavailable(
+        f"The target runs on {wanted}, but this agent has no {wanted} runtime "
+        f"(available: {available})."
+    )
