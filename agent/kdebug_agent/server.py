@@ -183,6 +183,7 @@ class AgentServer:
             "protocol": list(SUPPORTED_VERSIONS),
             "runtimes": sorted(self._runtimes),
             "agentId": self.settings.agent_id,
+            "sessions": len(self._sessions),
         }
 
     async def _handle(self, connection: ServerConnection) -> None:

@@ -1,0 +1,152 @@
+"""Reaching an agent: a port-forward through the API server, then WebSocket.
+
+The port-forward uses the user's own credentials and RBAC; nothing listens on a
+node address. Each connection opens its own port-forward stream (one stream
+carries one TCP connection), and closing the connection closes the stream.
+"""
+
+import asyncio
+import contextlib
+import http.client
+import json
+import logging
+import socket
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.stream import portforward
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+
+from kdebug_agent.protocol import (
+    AUTHORIZATION_HEADER,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    SESSION_PATH,
+    SUBPROTOCOL,
+)
+from kdebug_tui.backend.agents import AGENT_PORT, AgentPod
+from kdebug_tui.backend.errors import AgentConnectionError, PermissionDenied
+from kdebug_tui.backend.kube import Kube
+
+logger = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 15.0
+# Output frames are at most 64 KiB; a little headroom for the framing.
+MAX_MESSAGE_SIZE = 1 << 20
+
+
+class AgentConnection:
+    """One port-forwarded stream to an agent pod."""
+
+    def __init__(self, forward: Any, sock: socket.socket, pod: AgentPod) -> None:
+        self._forward = forward
+        self.socket = sock
+        self.pod = pod
+
+    @classmethod
+    async def open(cls, kube: Kube, pod: AgentPod) -> "AgentConnection":
+        """Open a port-forward to the agent pod's port.
+
+        Raises:
+            PermissionDenied: RBAC forbids port-forwarding in the agent namespace.
+            AgentConnectionError: the API server or kubelet refused the stream.
+        """
+        forward = await asyncio.to_thread(_open_forward, kube, pod)
+        wrapped = forward.socket(AGENT_PORT)
+        # The websockets library needs the plain socket, not the client's wrapper.
+        sock: socket.socket = getattr(wrapped, "_socket", wrapped)
+        return cls(forward, sock, pod)
+
+    def close(self) -> None:
+        """Close the stream; the port-forward's thread ends with it."""
+        with contextlib.suppress(OSError):
+            self._forward.close()
+
+    async def get_json(self, path: str) -> Any:
+        """GET a JSON document from the agent over this stream, then close it.
+
+        Raises:
+            AgentConnectionError: the agent did not answer with JSON.
+        """
+
+        def request() -> Any:
+            connection = http.client.HTTPConnection("agent", timeout=OPEN_TIMEOUT)
+            connection.sock = self.socket
+            try:
+                connection.request("GET", path, headers={"Connection": "close"})
+                response = connection.getresponse()
+                return json.loads(response.read())
+            finally:
+                connection.close()
+
+        try:
+            return await asyncio.to_thread(request)
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            raise AgentConnectionError(
+                f"Agent pod {self.pod.name} did not answer {path}: {error}."
+            ) from error
+        finally:
+            self.close()
+
+    async def open_session(self) -> ClientConnection:
+        """Upgrade this stream to a WebSocket on the agent's session endpoint.
+
+        Raises:
+            AgentConnectionError: the agent refused (token, protocol version) or
+                did not answer.
+        """
+        self.socket.setblocking(False)
+        try:
+            return await connect(
+                f"ws://{self.pod.name}{SESSION_PATH}",
+                sock=self.socket,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                additional_headers={
+                    AUTHORIZATION_HEADER: f"Bearer {self.pod.token}",
+                    PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+                },
+                compression=None,
+                open_timeout=OPEN_TIMEOUT,
+                max_size=MAX_MESSAGE_SIZE,
+                ping_interval=20,
+                ping_timeout=20,
+                # Let TCP back-pressure reach the agent instead of queueing floods.
+                max_queue=64,
+            )
+        except InvalidStatus as error:
+            body = error.response.body.decode(errors="replace").strip()
+            raise AgentConnectionError(
+                f"Agent pod {self.pod.name} refused the session "
+                f"({error.response.status_code}): {body}"
+            ) from error
+        except (OSError, TimeoutError, InvalidHandshake) as error:
+            raise AgentConnectionError(
+                f"Agent pod {self.pod.name} did not accept a connection: "
+                f"{error or type(error).__name__}.",
+                hint="The agent may have just exited; try again.",
+            ) from error
+
+
+def _open_forward(kube: Kube, pod: AgentPod) -> Any:
+    with kube.stream_lock:
+        api = client.CoreV1Api(kube.stream_client())
+        try:
+            return portforward(
+                api.connect_get_namespaced_pod_portforward,
+                pod.name,
+                pod.namespace,
+                ports=str(AGENT_PORT),
+            )
+        except ApiException as error:
+            reason = str(error.reason or error)
+            if "403" in reason:
+                raise PermissionDenied(
+                    f"You may not port-forward to pods in namespace {pod.namespace}.",
+                    hint="A debug session reaches its agent through a port-forward; "
+                    "ask for `create pods/portforward` there (see deploy/rbac.yaml).",
+                ) from error
+            raise AgentConnectionError(
+                f"The port-forward to agent pod {pod.name} failed: {reason[:300]}."
+            ) from error

@@ -1,0 +1,236 @@
+"""Kubeconfig, contexts and the API clients of one context.
+
+The kubeconfig is found the way kubectl finds it: an explicit path, then
+`$KUBECONFIG` (several files merged), then `~/.kube/config`, then the pod's
+in-cluster service account. The official client is synchronous; callers on an
+event loop run these calls with `asyncio.to_thread`.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from kdebug_tui.backend.errors import ClusterError, ConfigError, PermissionDenied
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContextInfo:
+    """A kubeconfig context as the browser lists it."""
+
+    name: str
+    cluster: str
+    user: str
+    namespace: str
+    current: bool
+
+
+def kubeconfig_paths(explicit: str = "") -> str:
+    """Return the kubeconfig path (or `:`-joined paths) kubectl would use."""
+    return explicit or os.environ.get("KUBECONFIG", "") or DEFAULT_KUBECONFIG
+
+
+def list_contexts(kubeconfig: str = "") -> list[ContextInfo]:
+    """List the contexts of the kubeconfig.
+
+    Raises:
+        ConfigError: the kubeconfig is missing or malformed.
+    """
+    path = kubeconfig_paths(kubeconfig)
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=path)
+    except (ConfigException, OSError) as error:
+        raise ConfigError(
+            f"Cannot read the kubeconfig {path}: {error}.",
+            hint="Point --kubeconfig or KUBECONFIG at a valid kubeconfig file.",
+        ) from error
+    current = active["name"] if active else ""
+    return [
+        ContextInfo(
+            name=c["name"],
+            cluster=c["context"].get("cluster", ""),
+            user=c["context"].get("user", ""),
+            namespace=c["context"].get("namespace", "") or "default",
+            current=c["name"] == current,
+        )
+        for c in contexts
+    ]
+
+
+class Kube:
+    """The API clients of one context, plus the facts the session needs."""
+
+    def __init__(
+        self, api_client: client.ApiClient, *, context: str, namespace: str
+    ) -> None:
+        self.api_client = api_client
+        self.context = context
+        self.namespace = namespace
+        self.core = client.CoreV1Api(api_client)
+        self._stream_lock = threading.Lock()
+        self._stream_client: client.ApiClient | None = None
+        self._username: str | None = None
+
+    @classmethod
+    def connect(cls, *, kubeconfig: str = "", context: str = "") -> "Kube":
+        """Load a context's credentials (or the in-cluster ones).
+
+        Raises:
+            ConfigError: there is no usable kubeconfig or no such context.
+        """
+        path = kubeconfig_paths(kubeconfig)
+        expanded = [Path(p).expanduser() for p in path.split(os.pathsep)]
+        if not any(p.exists() for p in expanded) and not kubeconfig and not context:
+            return cls._in_cluster(path)
+        try:
+            api_client = config.new_client_from_config(
+                config_file=path, context=context or None, persist_config=False
+            )
+        except (ConfigException, OSError) as error:
+            raise ConfigError(
+                f"Cannot load context {context or '(current)'} from {path}: {error}.",
+                hint="List contexts with `kubectl config get-contexts`.",
+            ) from error
+        contexts = {c.name: c for c in list_contexts(kubeconfig)}
+        name = context or next((c.name for c in contexts.values() if c.current), "")
+        namespace = contexts[name].namespace if name in contexts else "default"
+        return cls(api_client, context=name, namespace=namespace)
+
+    @classmethod
+    def _in_cluster(cls, path: str) -> "Kube":
+        try:
+            config.load_incluster_config()
+        except ConfigException as error:
+            raise ConfigError(
+                f"No kubeconfig at {path} and not running inside a cluster.",
+                hint="Set KUBECONFIG or pass --kubeconfig.",
+            ) from error
+        namespace_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        namespace = (
+            namespace_file.read_text().strip() if namespace_file.exists() else ""
+        )
+        return cls(
+            client.ApiClient(), context="in-cluster", namespace=namespace or "default"
+        )
+
+    def stream_client(self) -> client.ApiClient:
+        """Return the API client reserved for WebSocket streams.
+
+        The official client's stream helpers swap the ApiClient's `call_api`
+        while they run, so streams get a client of their own and hold
+        `stream_lock` while they open.
+        """
+        with self._stream_lock:
+            if self._stream_client is None:
+                configuration = self.api_client.configuration
+                self._stream_client = client.ApiClient(configuration)
+            return self._stream_client
+
+    @property
+    def stream_lock(self) -> threading.Lock:
+        """Held while a stream is being opened on `stream_client`."""
+        return self._stream_lock
+
+    def username(self) -> str:
+        """Return who the API server thinks the user is, for the audit log."""
+        if self._username is None:
+            try:
+                review = client.AuthenticationV1Api(
+                    self.api_client
+                ).create_self_subject_review(client.V1SelfSubjectReview())
+                self._username = review.status.user_info.username or "unknown"
+            except ApiException as error:
+                logger.info(
+                    "The API server did not say who the user is: %s", error.reason
+                )
+                self._username = "unknown"
+        return self._username
+
+    def can_i(
+        self, verb: str, resource: str, *, namespace: str, subresource: str = ""
+    ) -> bool:
+        """Ask the API server whether the user may do something (an access review)."""
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=verb,
+                    resource=resource,
+                    subresource=subresource or None,
+                    namespace=namespace,
+                )
+            )
+        )
+        try:
+            result = client.AuthorizationV1Api(
+                self.api_client
+            ).create_self_subject_access_review(review)
+        except ApiException as error:
+            raise api_error(error, doing="checking permissions") from error
+        return bool(result.status.allowed)
+
+    def require_permissions(self, namespace: str) -> None:
+        """Check up front that the user may run agent pods in `namespace`.
+
+        Raises:
+            PermissionDenied: naming every missing permission.
+        """
+        needed = [
+            ("create", "pods", ""),
+            ("get", "pods", ""),
+            ("delete", "pods", ""),
+            ("create", "pods", "portforward"),
+        ]
+        missing = [
+            f"{verb} {resource}{'/' + sub if sub else ''}"
+            for verb, resource, sub in needed
+            if not self.can_i(verb, resource, namespace=namespace, subresource=sub)
+        ]
+        if missing:
+            raise PermissionDenied(
+                f"You may not {', '.join(missing)} in namespace {namespace}, "
+                "which a debug session needs for its agent pod.",
+                hint=(
+                    "Ask an administrator to bind the kdebug-tui role from "
+                    "deploy/rbac.yaml in that namespace, or pick another agent "
+                    "namespace with --agent-namespace."
+                ),
+            )
+
+
+def api_error(error: ApiException, *, doing: str) -> ClusterError:
+    """Turn an API exception into a sentence, keeping large bodies out."""
+    status = getattr(error, "status", 0) or 0
+    message = _status_message(error) or (error.reason or "no answer")
+    if status == 403:
+        return PermissionDenied(
+            f"The API server refused {doing}: {message}",
+            hint="Check your RBAC permissions (see deploy/rbac.yaml).",
+        )
+    if status == 0:
+        return ClusterError(
+            f"The API server could not be reached while {doing}: {message}",
+            hint="Check that the cluster is up and the kubeconfig points at it.",
+        )
+    return ClusterError(f"The API server failed {doing} ({status}): {message}")
+
+
+def _status_message(error: ApiException) -> str:
+    body: Any = getattr(error, "body", None)
+    if not body:
+        return ""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return str(body)[:300]
+    return str(data.get("message", ""))[:500] if isinstance(data, dict) else ""

@@ -1,0 +1,398 @@
+"""The client side of debug sessions: from a target to a relayed terminal.
+
+`SessionManager` owns the agent pods of one context. It opens sessions (find
+or create the node's agent, port-forward, upgrade to WebSocket, send the
+request) and, when the last session on a node ends, removes the agent pod if
+no other session uses it. `DebugSession` is one relayed terminal; the CLI and
+the TUI drive it the same way.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import logging
+from collections.abc import Callable
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from kdebug_agent.protocol import (
+    CONTAINER_LABEL,
+    NAMESPACE_LABEL,
+    POD_LABEL,
+    ClientSideSession,
+    Event,
+    OutputReceived,
+    ProgressReceived,
+    ProtocolError,
+    PullPolicy,
+    SessionEnded,
+    SessionRequest,
+    Status,
+    TerminalSize,
+)
+from kdebug_tui.backend.agents import AgentPod, AgentPods
+from kdebug_tui.backend.connection import AgentConnection
+from kdebug_tui.backend.errors import (
+    AgentConnectionError,
+    AgentPodError,
+    ClientError,
+    SessionFailed,
+)
+from kdebug_tui.backend.kube import Kube
+from kdebug_tui.backend.registry import find_registry_auth
+from kdebug_tui.backend.settings import Settings
+from kdebug_tui.backend.targets import Target, resolve_target
+from kdebug_tui.backend.tokens import TokenStore
+
+logger = logging.getLogger(__name__)
+
+ProgressReporter = Callable[[str, str], None]
+
+
+class SessionState(enum.Enum):
+    """Where a session is in its life, as a tab label shows it."""
+
+    CONNECTING = "connecting"
+    RUNNING = "running"
+    EXITED = "exited"
+    FAILED = "failed"
+    DISCONNECTED = "disconnected"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LaunchOptions:
+    """What the user asked for beyond the target; defaults come from settings."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    tty: bool = True
+    size: TerminalSize | None = None
+    namespaces: tuple[str, ...] = ("pid", "net", "ipc")
+    privileged: bool = True
+    pull_policy: str = "IfNotPresent"
+    registry_secret: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> "LaunchOptions":
+        """Build options from settings, with explicit values winning."""
+        options = cls(
+            image=settings.image,
+            namespaces=settings.namespaces,
+            privileged=settings.privileged,
+            pull_policy=settings.pull_policy,
+            registry_secret=settings.registry_secret,
+        )
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(options, **changes)  # type: ignore[arg-type]
+
+
+class DebugSession:
+    """One relayed debug terminal."""
+
+    def __init__(
+        self,
+        manager: "SessionManager",
+        *,
+        target: Target,
+        agent: AgentPod,
+        connection: AgentConnection,
+        websocket: ClientConnection,
+        protocol: ClientSideSession,
+    ) -> None:
+        self.target = target
+        self.agent = agent
+        self.state = SessionState.CONNECTING
+        self.status: Status | None = None
+        self._manager = manager
+        self._connection = connection
+        self._websocket = websocket
+        self._protocol = protocol
+        self._closed = False
+
+    async def receive(self) -> Event:
+        """Return the next event from the agent.
+
+        Raises:
+            AgentConnectionError: the connection dropped before a final status.
+            ProtocolError: the agent sent a malformed frame.
+        """
+        while True:
+            try:
+                message = await self._websocket.recv()
+            except ConnectionClosed as error:
+                self.state = SessionState.DISCONNECTED
+                await self.close()
+                raise AgentConnectionError(
+                    f"The connection to the agent was lost ({error}).",
+                    hint="The debug container is removed after the grace time.",
+                ) from error
+            events = self._protocol.receive(message)
+            if not events:
+                continue
+            event = events[0]
+            if isinstance(event, OutputReceived):
+                self.state = SessionState.RUNNING
+            elif isinstance(event, SessionEnded):
+                self.status = event.status
+                self.state = (
+                    SessionState.EXITED
+                    if event.status.exit_code is not None
+                    else SessionState.FAILED
+                )
+                await self.close()
+            return event
+
+    async def send(self, data: bytes) -> None:
+        """Send input to the debug process; dropped once the session is over."""
+        with contextlib.suppress(ConnectionClosed, ProtocolError):
+            await self._websocket.send(self._protocol.send_input(data))
+
+    async def resize(self, size: TerminalSize) -> None:
+        """Tell the debug process its terminal's new size."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._websocket.send(self._protocol.resize(size))
+
+    async def close_stdin(self) -> None:
+        """Signal the end of input."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._websocket.send(self._protocol.close_stdin())
+
+    async def close(self) -> None:
+        """End the session: the agent then removes the debug container."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(ConnectionClosed, OSError):
+            await asyncio.wait_for(self._websocket.close(), timeout=5)
+        self._connection.close()
+        await self._manager.session_closed(self)
+
+
+class SessionManager:
+    """Opens sessions for one context and tidies agent pods up after them."""
+
+    def __init__(
+        self, kube: Kube, settings: Settings, *, tokens: TokenStore | None = None
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.agent_pods = AgentPods(kube, settings, tokens=tokens or TokenStore())
+        self._agents: dict[str, AgentPod] = {}
+        self._users: dict[str, int] = {}
+        self._node_locks: dict[str, asyncio.Lock] = {}
+        self._permissions_checked = False
+
+    async def open(
+        self,
+        *,
+        namespace: str,
+        pod: str,
+        container: str = "",
+        options: LaunchOptions,
+        progress: ProgressReporter,
+    ) -> DebugSession:
+        """Start a debug session on a target container.
+
+        Raises:
+            ClientError: any failure, as a sentence with a hint; nothing is left
+                behind when this raises.
+        """
+        progress("target", f"Reading pod {namespace}/{pod}.")
+        target = await asyncio.to_thread(
+            resolve_target, self.kube, namespace=namespace, pod=pod, container=container
+        )
+        request = await self._request(target, options)
+        node = target.node
+        lock = self._node_locks.setdefault(node, asyncio.Lock())
+        async with lock:
+            agent = await self._agent_for(node, progress)
+            self._users[node] = self._users.get(node, 0) + 1
+        try:
+            return await self._start(target, agent, request, progress)
+        except BaseException:
+            await self._release(node)
+            raise
+
+    async def session_closed(self, session: DebugSession) -> None:
+        """Called by a session when it ends."""
+        await self._release(session.target.node)
+
+    async def close_all(self) -> None:
+        """Delete the agent pods this manager still holds (on quit)."""
+        for node in list(self._agents):
+            self._users[node] = 0
+            await self._release(node, force=True)
+
+    async def collect_garbage(self) -> list[str]:
+        """Delete finished or expired agent pods in the agent namespace."""
+        return await asyncio.to_thread(self.agent_pods.collect_garbage)
+
+    async def _request(self, target: Target, options: LaunchOptions) -> SessionRequest:
+        auth = None
+        if options.registry_secret or target.pull_secrets:
+            auth = await asyncio.to_thread(
+                find_registry_auth,
+                self.kube,
+                namespace=target.namespace,
+                secrets=target.pull_secrets,
+                image=options.image,
+                required=options.registry_secret,
+            )
+        user = await asyncio.to_thread(self.kube.username)
+        return SessionRequest(
+            target=target.container_id,
+            image=options.image,
+            command=options.command,
+            tty=options.tty,
+            size=options.size,
+            namespaces=options.namespaces,
+            pull_policy=PullPolicy(options.pull_policy),
+            privileged=options.privileged,
+            registry_auth=auth,
+            user=user,
+            labels={
+                NAMESPACE_LABEL: target.namespace,
+                POD_LABEL: target.pod,
+                CONTAINER_LABEL: target.container,
+            },
+        )
+
+    async def _agent_for(self, node: str, progress: ProgressReporter) -> AgentPod:
+        known = self._agents.get(node)
+        if known is not None:
+            return known
+        if not self._permissions_checked:
+            await asyncio.to_thread(
+                self.kube.require_permissions, self.settings.agent_namespace
+            )
+            self._permissions_checked = True
+        reusable = await asyncio.to_thread(self.agent_pods.find_reusable, node)
+        if reusable is not None:
+            progress("agent-ready", f"Reusing agent pod {reusable.name}.")
+            self._agents[node] = reusable
+            return reusable
+        progress("agent", f"Starting an agent pod on node {node}.")
+        created = await asyncio.to_thread(self.agent_pods.create_pod, node)
+        progress(
+            "agent-created", f"Created agent pod {created.namespace}/{created.name}."
+        )
+        try:
+            await self._wait_ready(created, progress)
+        except BaseException:
+            # Ctrl-C or a closed tab while waiting lands here: nothing may be left.
+            await asyncio.shield(asyncio.to_thread(self.agent_pods.delete, created))
+            raise
+        self._agents[node] = created
+        return created
+
+    async def _wait_ready(self, agent: AgentPod, progress: ProgressReporter) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ready_timeout
+        reported: set[str] = set()
+        while loop.time() < deadline:
+            ready = await asyncio.to_thread(
+                self.agent_pods.poll_ready,
+                agent,
+                reported=reported,
+                progress=_threadsafe(progress),
+            )
+            if ready:
+                return
+        state = await asyncio.to_thread(self.agent_pods.describe, agent)
+        raise AgentPodError(
+            f"Agent pod {agent.namespace}/{agent.name} was not ready after "
+            f"{self.settings.ready_timeout} s ({state}).",
+            hint="Check `kubectl describe pod` for its events, or raise "
+            "ready_timeout in the settings.",
+        )
+
+    async def _start(
+        self,
+        target: Target,
+        agent: AgentPod,
+        request: SessionRequest,
+        progress: ProgressReporter,
+    ) -> DebugSession:
+        progress("connect", f"Connecting to agent pod {agent.name}.")
+        connection = await AgentConnection.open(self.kube, agent)
+        try:
+            websocket = await connection.open_session()
+        except ClientError:
+            connection.close()
+            raise
+        protocol = ClientSideSession(request)
+        await websocket.send(protocol.opening_message())
+        return DebugSession(
+            self,
+            target=target,
+            agent=agent,
+            connection=connection,
+            websocket=websocket,
+            protocol=protocol,
+        )
+
+    async def _release(self, node: str, *, force: bool = False) -> None:
+        self._users[node] = max(0, self._users.get(node, 0) - 1)
+        if self._users[node] > 0:
+            return
+        agent = self._agents.pop(node, None)
+        if agent is None:
+            return
+        if not force and await self._agent_busy(agent):
+            logger.info(
+                "Agent pod %s still serves other sessions; it stays.", agent.name
+            )
+            return
+        await asyncio.to_thread(self.agent_pods.delete, agent)
+
+    async def _agent_busy(self, agent: AgentPod) -> bool:
+        try:
+            connection = await AgentConnection.open(self.kube, agent)
+            version = await connection.get_json("/version")
+        except ClientError as error:
+            logger.info("Agent pod %s did not say if it is busy: %s", agent.name, error)
+            return False
+        return bool(version.get("sessions", 0))
+
+
+def _threadsafe(progress: ProgressReporter) -> ProgressReporter:
+    loop = asyncio.get_running_loop()
+
+    def report(stage: str, message: str) -> None:
+        loop.call_soon_threadsafe(progress, stage, message)
+
+    return report
+
+
+__all__ = [
+    "DebugSession",
+    "LaunchOptions",
+    "ProgressReceived",
+    "SessionManager",
+    "SessionState",
+]
+
+
+FAILURE_HINTS = {
+    "TargetNotRunning": "The container stopped since it was read; pick a running one.",
+    "TargetNotFound": "The container is not on its node's runtime any more; "
+    "the pod may have been restarted. Try again.",
+    "ImageNotPresent": "Pull policy Never needs the debug image on the node "
+    "already; use --pull-policy IfNotPresent or import the image.",
+    "ImagePullFailed": "Check the image name and, for a private registry, "
+    "pass --registry-secret with a dockerconfigjson secret.",
+    "RuntimeUnavailable": "The agent found no container runtime socket; set "
+    "runtime_socket to the node's containerd socket path.",
+    "AgentShutdown": "The agent pod was stopped; start the session again.",
+}
+
+
+def session_failure(status: Status) -> SessionFailed:
+    """Turn a failure status from the agent into an error with a hint."""
+    return SessionFailed(
+        status.message or "The agent ended the session without saying why.",
+        reason=status.reason,
+        hint=FAILURE_HINTS.get(status.reason, ""),
+    )
