@@ -1,0 +1,54 @@
+"""The headless CLI's pure parts: the escape sequence and registry credentials."""
+
+import base64
+import json
+from types import SimpleNamespace
+
+from kdebug_tui.backend.registry import _auth_from_secret, registry_host
+from kdebug_tui.headless import EscapeDetector
+
+
+class TestEscapeSequence:
+    def test_enter_tilde_dot_asks_to_disconnect(self) -> None:
+        detector = EscapeDetector()
+        assert detector.feed(b"ls\r") == (b"ls\r", False)
+        assert detector.feed(b"~.") == (b"", True)
+
+    def test_a_tilde_inside_a_line_is_plain_input(self) -> None:
+        assert EscapeDetector().feed(b"x~.") == (b"x~.", False)
+
+    def test_a_doubled_tilde_sends_one_tilde(self) -> None:
+        detector = EscapeDetector()
+        assert detector.feed(b"~~") == (b"~", False)
+
+    def test_a_tilde_followed_by_another_key_sends_both(self) -> None:
+        detector = EscapeDetector()
+        forwarded, left = detector.feed(b"~")
+        assert (forwarded, left) == (b"", False)
+        assert detector.feed(b"a") == (b"~a", False)
+
+    def test_control_characters_pass_through_untouched(self) -> None:
+        keys = bytes([3, 16, 26, 27]) + b"\x1b[A"
+        assert EscapeDetector().feed(keys) == (keys, False)
+
+
+class TestRegistryCredentials:
+    def test_the_registry_host_defaults_to_docker_hub(self) -> None:
+        assert registry_host("nicolaka/netshoot:v0.13") == "docker.io"
+        assert registry_host("localhost:5000/tools:1") == "localhost:5000"
+        assert registry_host("ghcr.io/org/img") == "ghcr.io"
+
+    def test_credentials_are_read_from_a_dockerconfigjson_secret(self) -> None:
+        auth = base64.b64encode(b"alice:s3cret").decode()
+        config = {"auths": {"https://localhost:5000": {"auth": auth}}}
+        secret = SimpleNamespace(
+            data={
+                ".dockerconfigjson": base64.b64encode(
+                    json.dumps(config).encode()
+                ).decode()
+            }
+        )
+        found = _auth_from_secret(secret, "localhost:5000")
+        assert found is not None
+        assert (found.username, found.password) == ("alice", "s3cret")
+        assert _auth_from_secret(secret, "docker.io") is None
