@@ -1,0 +1,361 @@
+"""Putting one containerd debug container together, the way `ctr run` does.
+
+Order matters: a lease first, so the garbage collector leaves the new snapshot
+alone; the snapshot on the image's layers, into whose writable directory the
+`/target` link is written; the container record with our OCI spec; the FIFOs,
+opened before the task exists because the shim blocks until they are; the task;
+and the terminal's size, set before the process is started.
+"""
+
+import datetime
+import json
+import logging
+import re
+import secrets
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc.aio
+from google.protobuf import any_pb2
+
+from kdebug_agent.errors import ImageNotPresent, RuntimeFailure, TargetNotRunning
+from kdebug_agent.runtimes.base import (
+    AGENT_LABEL,
+    MANAGED_LABEL,
+    SESSION_LABEL,
+    TARGET_LABEL,
+    DebugSpec,
+    Target,
+)
+from kdebug_agent.runtimes.containerd_api import (
+    containers_pb2,
+    leases_pb2,
+    snapshots_pb2,
+    tasks_pb2,
+)
+from kdebug_agent.runtimes.containerd_client import (
+    ContainerdClient,
+    is_not_found,
+    runtime_error,
+    translated_errors,
+)
+from kdebug_agent.runtimes.containerd_container import (
+    CALL_TIMEOUT,
+    ContainerdDebugContainer,
+    DebugPlan,
+)
+from kdebug_agent.runtimes.containerd_images import (
+    DEFAULT_PATH,
+    ImageConfig,
+    ImageError,
+    resolve_user,
+)
+from kdebug_agent.runtimes.containerd_io import FifoPipes
+from kdebug_agent.runtimes.containerd_spec import (
+    SPEC_TYPE_URL,
+    DebugProcess,
+    IdMapping,
+    SharedNamespaces,
+    build_spec,
+    capabilities_from_mask,
+)
+
+logger = logging.getLogger(__name__)
+
+TARGET_ROOT = "/target"
+"""Where the target's root filesystem is reachable inside the debug container."""
+TARGET_ROOT_ENV = "KDEBUG_TARGET_ROOT"
+"""The environment variable that holds `TARGET_ROOT` in the debug container."""
+
+RUNC_RUNTIME = "io.containerd.runc.v2"
+# A lease outlives a crashed agent by a day at most; the next agent on the node
+# removes it sooner, by its labels.
+LEASE_EXPIRY = datetime.timedelta(hours=24)
+GC_EXPIRE_LABEL = "containerd.io/gc.expire"
+# Files of the target bound read-only into the debug container, so that name
+# resolution in the shared network namespace behaves as it does in the target.
+TARGET_FILES = ("/etc/resolv.conf", "/etc/hosts")
+
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
+
+
+def new_container_id(session_id: str) -> str:
+    """Return a fresh containerd ID for a session's debug container."""
+    readable = _ID_UNSAFE.sub("", session_id)[:32]
+    suffix = secrets.token_hex(4)
+    return f"kdebug-{readable}-{suffix}" if readable else f"kdebug-{suffix}"
+
+
+class DebugContainerBuilder:
+    """Makes one debug container, step by step, under one lease."""
+
+    def __init__(
+        self, client: ContainerdClient, plan: DebugPlan, *, host_root: Path
+    ) -> None:
+        self._client = client
+        self._plan = plan
+        self._host_root = host_root
+
+    async def build(
+        self, spec: DebugSpec, *, image_name: str, config: ImageConfig
+    ) -> ContainerdDebugContainer:
+        """Create the container and its task; the caller removes it on failure.
+
+        Raises:
+            ImageNotPresent: the image's layers are not unpacked.
+            TargetNotRunning: the target exited meanwhile.
+            RuntimeFailure: containerd or runc refused a step.
+        """
+        labels = {
+            **spec.labels,
+            MANAGED_LABEL: "true",
+            SESSION_LABEL: spec.session_id,
+            TARGET_LABEL: spec.target.container_id,
+        }
+        await self._create_lease(labels)
+        mounts = await self._prepare_snapshot(config.chain_id)
+        oci_spec = build_spec(
+            self._debug_process(spec, config, mounts),
+            cgroups_path=f"/{self._client.namespace}/{self._plan.container_id}",
+            namespaces=self._shared_namespaces(spec),
+            bind_mounts=self._target_files(spec.target),
+        )
+        await self._create_container(image_name, oci_spec, labels)
+        pipes = self._open_pipes()
+        try:
+            await self._create_task(mounts, pipes, tty=spec.tty)
+        except BaseException:
+            pipes.close()
+            raise
+        container = ContainerdDebugContainer(
+            self._client, self._plan, pipes=pipes, host_root=self._host_root
+        )
+        if spec.tty and spec.size is not None:
+            await container.resize(spec.size)
+        return container
+
+    async def _create_lease(self, labels: Mapping[str, str]) -> None:
+        expiry = datetime.datetime.now(datetime.UTC) + LEASE_EXPIRY
+        # The lease carries our labels so that orphans can be found by them.
+        lease_labels = {
+            key: labels[key] for key in (MANAGED_LABEL, AGENT_LABEL) if key in labels
+        }
+        lease_labels[GC_EXPIRE_LABEL] = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+        request = leases_pb2.CreateRequest(id=self._plan.lease_id, labels=lease_labels)
+        with translated_errors("create a lease for the debug container"):
+            await self._client.leases.Create(
+                request, metadata=self._client.metadata(), timeout=CALL_TIMEOUT
+            )
+
+    async def _prepare_snapshot(self, parent: str) -> list[Any]:
+        request = snapshots_pb2.PrepareSnapshotRequest(
+            snapshotter=self._plan.snapshotter,
+            key=self._plan.snapshot_key,
+            parent=parent,
+            labels={MANAGED_LABEL: "true"},
+        )
+        try:
+            response = await self._client.snapshots.Prepare(
+                request,
+                metadata=self._client.metadata(lease=self._plan.lease_id),
+                timeout=CALL_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError as error:
+            if is_not_found(error):
+                raise ImageNotPresent(
+                    "The debug image's layers are not unpacked on this node: "
+                    f"{error.details()}"
+                ) from error
+            doing = "prepare the debug container's snapshot"
+            raise runtime_error(error, doing) from error
+        return list(response.mounts)
+
+    def _debug_process(
+        self, spec: DebugSpec, config: ImageConfig, mounts: list[Any]
+    ) -> DebugProcess:
+        layers = layer_directories(mounts, host_root=self._host_root)
+        try:
+            uid, gid = resolve_user(config.user, layers=layers)
+        except ImageError as error:
+            raise RuntimeFailure(str(error)) from error
+        env = process_environment(config.env, tty=spec.tty)
+        if "pid" in spec.namespaces and self._link_target_root(spec.target, layers):
+            env.append(f"{TARGET_ROOT_ENV}={TARGET_ROOT}")
+        args = spec.command or (config.entrypoint + config.cmd)
+        if not args:
+            raise RuntimeFailure("No command was given and the debug image has none.")
+        return DebugProcess(
+            args=args,
+            env=env,
+            cwd=config.working_dir or "/",
+            uid=uid,
+            gid=gid,
+            tty=spec.tty,
+            privileged=spec.privileged,
+            capabilities=current_capabilities(),
+        )
+
+    def _link_target_root(self, target: Target, layers: list[Path]) -> bool:
+        if not layers:
+            logger.warning(
+                "The snapshotter's mounts have no directory the agent knows how to "
+                "write to, so the debug container gets no %s.",
+                TARGET_ROOT,
+            )
+            return False
+        link = layers[0] / TARGET_ROOT.lstrip("/")
+        if link.is_dir() and not link.is_symlink():
+            shutil.rmtree(link)
+        elif link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(f"/proc/{namespace_pid(self._host_root, target)}/root")
+        return True
+
+    def _shared_namespaces(self, spec: DebugSpec) -> SharedNamespaces:
+        pid = spec.target.pid
+        wanted = [name for name in spec.namespaces if name != "user"]
+        if spec.target.has_user_namespace:
+            wanted.append("user")
+        paths = {name: f"/proc/{pid}/ns/{name}" for name in wanted}
+        if "user" not in paths:
+            return SharedNamespaces(paths=paths)
+        proc = self._host_root / "proc" / str(pid)
+        return SharedNamespaces(
+            paths=paths,
+            uid_mappings=read_id_mappings(proc / "uid_map"),
+            gid_mappings=read_id_mappings(proc / "gid_map"),
+        )
+
+    def _target_files(self, target: Target) -> dict[str, str]:
+        files: dict[str, str] = {}
+        for path in TARGET_FILES:
+            source = f"/proc/{target.pid}/root{path}"
+            local = self._host_root / source.lstrip("/")
+            # A symbolic link would be resolved in the host's root rather than
+            # the target's, so only plain files are shared.
+            if local.is_file() and not local.is_symlink():
+                files[path] = source
+        return files
+
+    async def _create_container(
+        self, image_name: str, oci_spec: dict[str, Any], labels: Mapping[str, str]
+    ) -> None:
+        container = containers_pb2.Container(
+            id=self._plan.container_id,
+            labels=labels,
+            image=image_name,
+            runtime=containers_pb2.Container.Runtime(name=RUNC_RUNTIME),
+            spec=any_pb2.Any(
+                type_url=SPEC_TYPE_URL, value=json.dumps(oci_spec).encode()
+            ),
+            snapshotter=self._plan.snapshotter,
+            snapshot_key=self._plan.snapshot_key,
+        )
+        with translated_errors("create the debug container"):
+            await self._client.containers.Create(
+                containers_pb2.CreateContainerRequest(container=container),
+                metadata=self._client.metadata(lease=self._plan.lease_id),
+                timeout=CALL_TIMEOUT,
+            )
+
+    def _open_pipes(self) -> FifoPipes:
+        try:
+            return FifoPipes(self._plan.fifo_path, host_root=self._host_root)
+        except OSError as error:
+            raise RuntimeFailure(
+                f"The agent could not make the FIFOs of the debug terminal under "
+                f"{self._plan.fifo_path}: {error.strerror}."
+            ) from error
+
+    async def _create_task(
+        self, mounts: list[Any], pipes: FifoPipes, *, tty: bool
+    ) -> None:
+        request = tasks_pb2.CreateTaskRequest(
+            container_id=self._plan.container_id,
+            rootfs=mounts,
+            stdin=pipes.stdin_path,
+            stdout=pipes.stdout_path,
+            stderr="" if tty else pipes.stdout_path,
+            terminal=tty,
+        )
+        with translated_errors("create the debug container's task"):
+            await self._client.tasks.Create(
+                request, metadata=self._client.metadata(), timeout=CALL_TIMEOUT
+            )
+
+
+def layer_directories(mounts: list[Any], *, host_root: Path) -> list[Path]:
+    """Return the directories of a snapshot's layers, writable one first.
+
+    Only the overlay and bind mounts of the overlayfs and native snapshotters
+    are understood; for any other mount the list is empty.
+    """
+    if len(mounts) != 1:
+        return []
+    mount = mounts[0]
+    options = {}
+    for option in mount.options:
+        key, _, value = str(option).partition("=")
+        options[key] = value
+    if mount.type == "bind":
+        directories = [str(mount.source)]
+    elif mount.type == "overlay" and "upperdir" in options:
+        directories = [options["upperdir"], *options.get("lowerdir", "").split(":")]
+    else:
+        return []
+    return [host_root / d.lstrip("/") for d in directories if d]
+
+
+def process_environment(image_env: tuple[str, ...], *, tty: bool) -> list[str]:
+    """Return the debug process's environment: the image's, plus PATH and TERM."""
+    env = list(image_env)
+    names = {entry.partition("=")[0] for entry in env}
+    if "PATH" not in names:
+        env.append(f"PATH={DEFAULT_PATH}")
+    if tty and "TERM" not in names:
+        env.append("TERM=xterm")
+    return env
+
+
+def current_capabilities() -> tuple[str, ...]:
+    """Return the capabilities the agent has, the most a debug container can get.
+
+    runc cannot grant a capability its caller lacks, and nodes do not always
+    have all of them (this project's CI VM lacks CAP_SYS_RESOURCE), so
+    "privileged" means every capability the agent itself holds.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return capabilities_from_mask(int(line.split()[1], 16))
+    return ()
+
+
+def namespace_pid(host_root: Path, target: Target) -> int:
+    """Return the target's pid as its own pid namespace numbers it.
+
+    Raises:
+        TargetNotRunning: the target's process has exited.
+    """
+    status = host_root / "proc" / str(target.pid) / "status"
+    try:
+        lines = status.read_text().splitlines()
+    except FileNotFoundError as error:
+        raise TargetNotRunning(
+            f"The target container {target.container_id} has just exited."
+        ) from error
+    for line in lines:
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    # Kernels before 4.1 have no NSpid line; a container's main process is 1.
+    return 1
+
+
+def read_id_mappings(path: Path) -> list[IdMapping]:
+    """Read a `/proc/<pid>/uid_map` or `gid_map` file."""
+    mappings = []
+    for line in path.read_text().splitlines():
+        inside, outside, size = (int(field) for field in line.split())
+        mappings.append(IdMapping(container_id=inside, host_id=outside, size=size))
+    return mappings

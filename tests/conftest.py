@@ -1,0 +1,3 @@
+"""Fixtures shared by the test suites, registered as plugins."""
+
+pytest_plugins = ["tests.fixtures.containerd", "tests.fixtures.docker"]

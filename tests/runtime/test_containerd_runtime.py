@@ -1,0 +1,380 @@
+"""The containerd backend against a real containerd with runc, without the server."""
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cluster import images
+from kdebug_agent.errors import ImageNotPresent, TargetNotFound, TargetNotRunning
+from kdebug_agent.protocol import PullPolicy, TerminalSize
+from kdebug_agent.runtimes.base import AGENT_LABEL, DebugContainer, DebugSpec, Target
+from kdebug_agent.runtimes.containerd import (
+    TARGET_ROOT,
+    TARGET_ROOT_ENV,
+    ContainerdRuntime,
+)
+from tests.fixtures.containerd import ContainerdDaemon, RunningTarget
+
+pytestmark = pytest.mark.containerd
+
+RUN_TIMEOUT = 30.0
+DEFAULT_CAPABILITY_MASK = 0xA80425FB
+"""CapEff of a process with containerd's 14 default capabilities."""
+DEFAULT_SIZE = TerminalSize(width=80, height=24)
+
+
+@pytest.fixture
+async def runtime(
+    containerd: ContainerdDaemon, tmp_path: Path
+) -> AsyncIterator[ContainerdRuntime]:
+    backend = ContainerdRuntime(
+        socket=str(containerd.address), host_root=Path("/"), fifo_dir=tmp_path / "fifo"
+    )
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture
+async def busybox(runtime: ContainerdRuntime, busybox_target: RunningTarget) -> Target:
+    return await runtime.find_target(busybox_target.container_id)
+
+
+def debug_spec(
+    target: Target,
+    *command: str,
+    tty: bool = True,
+    size: TerminalSize | None = DEFAULT_SIZE,
+    privileged: bool = False,
+    labels: dict[str, str] | None = None,
+) -> DebugSpec:
+    return DebugSpec(
+        session_id="test-session",
+        target=target,
+        image=images.TOOLS_IMAGE,
+        command=command,
+        tty=tty,
+        size=size,
+        namespaces=("pid", "net", "ipc"),
+        privileged=privileged,
+        labels=labels or {},
+    )
+
+
+@contextlib.asynccontextmanager
+async def debug_container(
+    runtime: ContainerdRuntime, spec: DebugSpec
+) -> AsyncIterator[DebugContainer]:
+    container = await runtime.create_debug_container(spec)
+    try:
+        yield container
+    finally:
+        await container.remove()
+
+
+async def run_to_exit(container: DebugContainer) -> tuple[str, int]:
+    """Start the process, collect all its output and return it with the exit code."""
+    await container.start()
+    output = bytearray()
+
+    async def drain() -> None:
+        while chunk := await container.read():
+            output.extend(chunk)
+
+    _, exit_code = await asyncio.wait_for(
+        asyncio.gather(drain(), container.wait()), RUN_TIMEOUT
+    )
+    return output.decode(errors="replace"), exit_code
+
+
+async def run(runtime: ContainerdRuntime, spec: DebugSpec) -> tuple[str, int]:
+    async with debug_container(runtime, spec) as container:
+        return await run_to_exit(container)
+
+
+class Terminal:
+    """Reads a debug terminal's output in the background, to wait for text."""
+
+    def __init__(self, container: DebugContainer) -> None:
+        self.container = container
+        self.output = bytearray()
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while chunk := await self.container.read():
+            self.output.extend(chunk)
+            self._changed.set()
+
+    async def expect(self, text: str, timeout: float = RUN_TIMEOUT) -> None:
+        async with asyncio.timeout(timeout):
+            while text.encode() not in self.output:
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def test_the_runtime_reports_containerds_version(
+    runtime: ContainerdRuntime, containerd: ContainerdDaemon
+) -> None:
+    version = await runtime.version()
+
+    assert version.startswith("containerd ")
+    assert runtime.socket == str(containerd.address)
+
+
+async def test_a_running_target_is_found_with_its_host_pid_and_pod_name(
+    runtime: ContainerdRuntime, busybox_target: RunningTarget
+) -> None:
+    target = await runtime.find_target(busybox_target.container_id)
+
+    assert target.pid == busybox_target.pid
+    assert target.name == "shop/web-0/app"
+    assert not target.has_user_namespace
+
+
+async def test_a_stopped_target_is_refused_as_not_running(
+    runtime: ContainerdRuntime, stopped_target: str
+) -> None:
+    with pytest.raises(TargetNotRunning, match="stopped"):
+        await runtime.find_target(stopped_target)
+
+
+async def test_an_unknown_container_id_is_refused_as_not_found(
+    runtime: ContainerdRuntime,
+) -> None:
+    with pytest.raises(TargetNotFound):
+        await runtime.find_target("0123456789abcdef-no-such-container")
+
+
+async def test_the_debug_container_joins_the_targets_pid_net_and_ipc_namespaces(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    names = ("pid", "net", "ipc", "mnt")
+    script = f"for n in {' '.join(names)}; do readlink /proc/self/ns/$n; done"
+
+    output, exit_code = await run(runtime, debug_spec(busybox, "sh", "-c", script))
+
+    seen = output.split()
+    expected = [os.readlink(f"/proc/{busybox.pid}/ns/{name}") for name in names]
+    assert exit_code == 0
+    assert seen[:3] == expected[:3]
+    assert seen[3] != expected[3], "the debug container needs a mount namespace"
+
+
+async def test_ps_in_the_debug_container_shows_the_targets_processes(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    output, exit_code = await run(runtime, debug_spec(busybox, "ps"))
+
+    assert exit_code == 0
+    assert "sleep 1000000" in output
+
+
+async def test_the_targets_root_is_readable_at_the_documented_path(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    script = (
+        f'echo "root=${TARGET_ROOT_ENV}"; cat {TARGET_ROOT}{images.TARGET_MARKER}; '
+        f"test -e {images.TARGET_MARKER} || echo own-root-is-the-debug-image"
+    )
+
+    output, exit_code = await run(runtime, debug_spec(busybox, "sh", "-c", script))
+
+    assert exit_code == 0
+    assert f"root={TARGET_ROOT}" in output
+    assert images.TARGET_MARKER_TEXT.strip() in output
+    assert "own-root-is-the-debug-image" in output
+
+
+async def test_a_target_without_a_shell_can_be_debugged(
+    runtime: ContainerdRuntime, noshell_target: RunningTarget
+) -> None:
+    target = await runtime.find_target(noshell_target.container_id)
+    script = f"ps; ls {TARGET_ROOT}/"
+
+    output, exit_code = await run(runtime, debug_spec(target, "sh", "-c", script))
+
+    assert exit_code == 0
+    assert "/sleep-forever" in output
+    assert "sleep-forever" in output.split("PID", 1)[1]
+
+
+async def test_the_debug_processs_exit_code_comes_back(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    _, exit_code = await run(runtime, debug_spec(busybox, "sh", "-c", "exit 7"))
+
+    assert exit_code == 7
+
+
+async def test_the_initial_size_is_what_stty_size_prints_first(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    size = TerminalSize(width=132, height=43)
+
+    output, exit_code = await run(
+        runtime, debug_spec(busybox, "stty", "size", size=size)
+    )
+
+    assert exit_code == 0
+    assert output.startswith("43 132")
+
+
+async def test_a_resize_reaches_the_debug_terminal(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    async with debug_container(runtime, debug_spec(busybox, "sh")) as container:
+        await container.start()
+        terminal = Terminal(container)
+
+        await container.resize(TerminalSize(width=100, height=30))
+        await container.write(b"stty size; exit\r")
+
+        exit_code = await asyncio.wait_for(container.wait(), RUN_TIMEOUT)
+        await terminal.expect("30 100")
+        await terminal.close()
+    assert exit_code == 0
+
+
+async def test_ctrl_c_interrupts_a_sleep_in_the_shell(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    async with debug_container(runtime, debug_spec(busybox, "sh")) as container:
+        await container.start()
+        terminal = Terminal(container)
+        # The quotes keep the echoed command line from matching the output.
+        await container.write(b"echo sleep''ing; sleep 100\r")
+        await terminal.expect("sleeping")
+
+        await container.write(b"\x03")
+        await container.write(b"echo status-$?\r")
+        await terminal.expect("status-130", timeout=10)
+
+        await container.write(b"exit 0\r")
+        exit_code = await asyncio.wait_for(container.wait(), RUN_TIMEOUT)
+        await terminal.close()
+    assert exit_code == 0
+
+
+async def test_without_a_terminal_stdout_and_stderr_arrive_as_one_stream(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    script = "echo to-stdout; echo to-stderr >&2; exit 3"
+    spec = debug_spec(busybox, "sh", "-c", script, tty=False, size=None)
+
+    output, exit_code = await run(runtime, spec)
+
+    assert exit_code == 3
+    assert "to-stdout" in output
+    assert "to-stderr" in output
+
+
+async def test_input_reaches_a_process_without_a_terminal_until_stdin_closes(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    spec = debug_spec(busybox, "cat", tty=False, size=None)
+    async with debug_container(runtime, spec) as container:
+        await container.start()
+        await container.write(b"piped input\n")
+        await container.close_stdin()
+
+        output = bytearray()
+        while chunk := await asyncio.wait_for(container.read(), RUN_TIMEOUT):
+            output.extend(chunk)
+        exit_code = await asyncio.wait_for(container.wait(), RUN_TIMEOUT)
+    assert output == b"piped input\n"
+    assert exit_code == 0
+
+
+async def test_a_privileged_debug_container_has_every_capability_the_agent_has(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    command = ("sh", "-c", "grep CapEff /proc/self/status")
+
+    privileged, _ = await run(runtime, debug_spec(busybox, *command, privileged=True))
+    default, _ = await run(runtime, debug_spec(busybox, *command))
+
+    own = Path("/proc/self/status").read_text().split("CapEff:")[1].split()[0]
+    assert int(privileged.split()[1], 16) == int(own, 16)
+    assert int(default.split()[1], 16) == DEFAULT_CAPABILITY_MASK
+
+
+async def test_an_absent_image_with_pull_policy_never_is_not_present(
+    runtime: ContainerdRuntime,
+) -> None:
+    stages: list[str] = []
+
+    async def progress(stage: str, message: str) -> None:
+        stages.append(stage)
+
+    with pytest.raises(ImageNotPresent, match="docker.io/kdebug/absent:1"):
+        await runtime.ensure_image(
+            "kdebug/absent:1", policy=PullPolicy.NEVER, auth=None, progress=progress
+        )
+    assert stages == []
+
+
+async def test_a_present_image_satisfies_pull_policy_never(
+    runtime: ContainerdRuntime,
+) -> None:
+    messages: list[str] = []
+
+    async def progress(stage: str, message: str) -> None:
+        messages.append(message)
+
+    await runtime.ensure_image(
+        images.TOOLS_IMAGE, policy=PullPolicy.NEVER, auth=None, progress=progress
+    )
+
+    assert messages == [f"The image {images.TOOLS_IMAGE} is present on the node."]
+
+
+async def test_remove_leaves_no_task_container_snapshot_lease_or_fifo(
+    runtime: ContainerdRuntime,
+    busybox: Target,
+    containerd: ContainerdDaemon,
+    tmp_path: Path,
+) -> None:
+    container = await runtime.create_debug_container(
+        debug_spec(busybox, "sleep", "100")
+    )
+    await container.start()
+    assert container.id in containerd.container_ids()
+    assert (tmp_path / "fifo" / container.id).is_dir()
+
+    await container.remove()
+    await container.remove()
+
+    assert containerd.task_status(container.id) is None
+    assert container.id not in containerd.container_ids()
+    assert container.id not in containerd.snapshot_keys()
+    assert container.id not in containerd.lease_ids()
+    assert not (tmp_path / "fifo" / container.id).exists()
+    assert await asyncio.wait_for(container.wait(), RUN_TIMEOUT) == 137
+
+
+async def test_orphans_of_dead_agents_are_removed_and_live_agents_keep_theirs(
+    runtime: ContainerdRuntime, busybox: Target, containerd: ContainerdDaemon
+) -> None:
+    alive_spec = debug_spec(busybox, "sleep", "100", labels={AGENT_LABEL: "alive"})
+    dead_spec = debug_spec(busybox, "sleep", "100", labels={AGENT_LABEL: "dead"})
+    async with debug_container(runtime, alive_spec) as alive:
+        dead = await runtime.create_debug_container(dead_spec)
+        await alive.start()
+        await dead.start()
+
+        removed = await runtime.remove_orphans(owner_alive=lambda o: o == "alive")
+
+        assert dead.id in removed
+        assert alive.id not in removed
+        assert dead.id not in containerd.container_ids()
+        assert dead.id not in containerd.snapshot_keys()
+        assert alive.id in containerd.container_ids()
+        await dead.remove()
