@@ -28,6 +28,9 @@ PACKAGES = (
     "conntrack",
     "busybox-static",
     "debootstrap",
+    # cluster.images compiles the pause and no-shell programs statically.
+    "gcc",
+    "libc6-dev",
     "util-linux",
     "mount",
 )
