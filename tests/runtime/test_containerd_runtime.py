@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from cluster import images
-from kdebug_agent.errors import ImageNotPresent, TargetNotFound, TargetNotRunning
-from kdebug_agent.protocol import PullPolicy, TerminalSize
+from kdebug_agent.errors import (
+    ImageNotPresent,
+    ImagePullFailed,
+    TargetNotFound,
+    TargetNotRunning,
+)
+from kdebug_agent.protocol import PullPolicy, RegistryAuth, TerminalSize
 from kdebug_agent.runtimes.base import AGENT_LABEL, DebugContainer, DebugSpec, Target
 from kdebug_agent.runtimes.containerd import (
     TARGET_ROOT,
@@ -50,6 +55,7 @@ def debug_spec(
     size: TerminalSize | None = DEFAULT_SIZE,
     privileged: bool = False,
     labels: dict[str, str] | None = None,
+    namespaces: tuple[str, ...] = ("pid", "net", "ipc"),
 ) -> DebugSpec:
     return DebugSpec(
         session_id="test-session",
@@ -58,7 +64,7 @@ def debug_spec(
         command=command,
         tty=tty,
         size=size,
-        namespaces=("pid", "net", "ipc"),
+        namespaces=namespaces,
         privileged=privileged,
         labels=labels or {},
     )
@@ -166,6 +172,50 @@ async def test_the_debug_container_joins_the_targets_pid_net_and_ipc_namespaces(
     assert exit_code == 0
     assert seen[:3] == expected[:3]
     assert seen[3] != expected[3], "the debug container needs a mount namespace"
+
+
+async def test_the_uts_namespace_is_joined_when_asked_for(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    spec = debug_spec(
+        busybox, "readlink", "/proc/self/ns/uts", namespaces=("pid", "net", "uts")
+    )
+
+    output, exit_code = await run(runtime, spec)
+
+    assert exit_code == 0
+    assert output.strip() == os.readlink(f"/proc/{busybox.pid}/ns/uts")
+
+
+async def test_a_target_in_its_own_user_namespace_is_debugged_inside_it(
+    runtime: ContainerdRuntime, userns_target: RunningTarget
+) -> None:
+    target = await runtime.find_target(userns_target.container_id)
+    script = (
+        f"readlink /proc/self/ns/user; id -u; cat {TARGET_ROOT}{images.TARGET_MARKER}"
+    )
+
+    output, exit_code = await run(runtime, debug_spec(target, "sh", "-c", script))
+
+    assert target.has_user_namespace
+    assert exit_code == 0
+    lines = output.split()
+    assert lines[0] == os.readlink(f"/proc/{target.pid}/ns/user")
+    assert lines[1] == "0"
+    assert images.TARGET_MARKER_TEXT.strip() in output
+
+
+async def test_without_the_pid_namespace_there_is_no_target_root(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    script = f'echo "root=${TARGET_ROOT_ENV}"; test -e {TARGET_ROOT} || echo absent'
+    spec = debug_spec(busybox, "sh", "-c", script, namespaces=("net", "ipc"))
+
+    output, exit_code = await run(runtime, spec)
+
+    assert exit_code == 0
+    assert "root=\r" in output or "root=\n" in output
+    assert "absent" in output
 
 
 async def test_ps_in_the_debug_container_shows_the_targets_processes(
@@ -319,6 +369,24 @@ async def test_an_absent_image_with_pull_policy_never_is_not_present(
             "kdebug/absent:1", policy=PullPolicy.NEVER, auth=None, progress=progress
         )
     assert stages == []
+
+
+async def test_a_failed_pull_reports_the_registrys_words(
+    runtime: ContainerdRuntime,
+) -> None:
+    async def progress(stage: str, message: str) -> None:
+        pass
+
+    # Nothing listens on port 1 of the loopback address: the pull is refused at
+    # once and no traffic leaves the machine.
+    with pytest.raises(ImagePullFailed, match="connection refused") as failure:
+        await runtime.ensure_image(
+            "127.0.0.1:1/kdebug/absent:1",
+            policy=PullPolicy.IF_NOT_PRESENT,
+            auth=RegistryAuth(username="user", password="secret"),
+            progress=progress,
+        )
+    assert "secret" not in str(failure.value)
 
 
 async def test_a_present_image_satisfies_pull_policy_never(

@@ -10,10 +10,11 @@ and the terminal's size, set before the process is started.
 import datetime
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ GC_EXPIRE_LABEL = "containerd.io/gc.expire"
 # Files of the target bound read-only into the debug container, so that name
 # resolution in the shared network namespace behaves as it does in the target.
 TARGET_FILES = ("/etc/resolv.conf", "/etc/hosts")
+# The directories the spec mounts file systems on (see containerd_spec).
+MOUNT_POINT_DIRECTORIES = ("/proc", "/dev", "/sys", "/run")
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
@@ -116,11 +119,15 @@ class DebugContainerBuilder:
         }
         await self._create_lease(labels)
         mounts = await self._prepare_snapshot(config.chain_id)
+        layers = layer_directories(mounts, host_root=self._host_root)
+        bind_mounts = self._target_files(spec.target)
+        if layers:
+            make_mount_points(layers, files=bind_mounts)
         oci_spec = build_spec(
-            self._debug_process(spec, config, mounts),
+            self._debug_process(spec, config, layers),
             cgroups_path=f"/{self._client.namespace}/{self._plan.container_id}",
             namespaces=self._shared_namespaces(spec),
-            bind_mounts=self._target_files(spec.target),
+            bind_mounts=bind_mounts,
         )
         await self._create_container(image_name, oci_spec, labels)
         pipes = self._open_pipes()
@@ -173,9 +180,8 @@ class DebugContainerBuilder:
         return list(response.mounts)
 
     def _debug_process(
-        self, spec: DebugSpec, config: ImageConfig, mounts: list[Any]
+        self, spec: DebugSpec, config: ImageConfig, layers: list[Path]
     ) -> DebugProcess:
-        layers = layer_directories(mounts, host_root=self._host_root)
         try:
             uid, gid = resolve_user(config.user, layers=layers)
         except ImageError as error:
@@ -306,6 +312,31 @@ def layer_directories(mounts: list[Any], *, host_root: Path) -> list[Path]:
     else:
         return []
     return [host_root / d.lstrip("/") for d in directories if d]
+
+
+def make_mount_points(layers: list[Path], *, files: Iterable[str]) -> None:
+    """Create the spec's mount points the image lacks, in the writable layer.
+
+    runc creates missing mount points itself, but as the container's root: in a
+    user namespace of the target's that root cannot write to an image owned by
+    the host's root. Made here, by the agent, they need no such write.
+
+    Args:
+        layers: the layer directories, the writable one first.
+        files: mount points that are files (bind-mounted files).
+    """
+    wanted = [(path, True) for path in MOUNT_POINT_DIRECTORIES]
+    wanted += [(path, False) for path in files]
+    for path, is_directory in wanted:
+        relative = path.lstrip("/")
+        if any(os.path.lexists(layer / relative) for layer in layers):
+            continue
+        point = layers[0] / relative
+        point.parent.mkdir(parents=True, exist_ok=True)
+        if is_directory:
+            point.mkdir(mode=0o755)
+        else:
+            point.touch(mode=0o644)
 
 
 def process_environment(image_env: tuple[str, ...], *, tty: bool) -> list[str]:
