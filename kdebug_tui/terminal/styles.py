@@ -8,6 +8,7 @@ cell, and the renderer finds runs of equal style with one regular expression.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 DEFAULT_COLOR = -1
@@ -96,18 +97,60 @@ def _colon_color(fields: list[str]) -> int | None:
     return _extended_color(values)[0]
 
 
-def apply_sgr(style: CellStyle, params: str) -> CellStyle:
-    """Apply one Select Graphic Rendition sequence's parameters to a style.
+class SgrChange(NamedTuple):
+    """What one SGR sequence does to any style: ``(flags & ~clear) | set``.
+
+    Attributes:
+        clear: Attribute bits turned off (all of them for a reset).
+        set: Attribute bits turned on afterwards.
+        fg: The new foreground, or ``None`` to keep it.
+        bg: The new background, or ``None`` to keep it.
+    """
+
+    clear: int
+    set: int
+    fg: int | None
+    bg: int | None
+
+
+_ALL_FLAGS = 0xFF
+_EXTENDED_ALONE = re.compile(
+    r"([34])8;(?:5;(\d{1,3})|2;(\d{1,3});(\d{1,3});(\d{1,3}))\Z"
+)
+
+
+def _extended_change(
+    which: str, index: str | None, red: str, green: str, blue: str
+) -> SgrChange:
+    """The change of a lone ``38;5;n``, ``48;5;n``, ``38;2;r;g;b`` or ``48;2;r;g;b``."""
+    if index is not None:
+        color: int | None = int(index) if int(index) < 256 else None
+    else:
+        rgb = int(red), int(green), int(blue)
+        color = (
+            None if max(rgb) > 255 else TRUECOLOR | rgb[0] << 16 | rgb[1] << 8 | rgb[2]
+        )
+    if which == "3":
+        return SgrChange(0, 0, color, None)
+    return SgrChange(0, 0, None, color)
+
+
+def compile_sgr(params: str) -> SgrChange:
+    """Read an SGR parameter string into the change it makes.
 
     Args:
-        style: The style before the sequence.
-        params: The parameter string between ``CSI`` and ``m``, such as
-            ``"1;38;5;208"`` or ``"38:2::255:0:0"``.
+        params: The text between ``CSI`` and ``m``, such as ``"1;38;5;208"``
+            or ``"38:2::255:0:0"``.
 
     Returns:
-        The style after the sequence.
+        The change, independent of the style it will be applied to.
     """
-    fg, bg, flags = style
+    extended = _EXTENDED_ALONE.match(params)
+    if extended is not None:
+        return _extended_change(*extended.groups())
+    clear = set_ = 0
+    fg: int | None = None
+    bg: int | None = None
     parts = params.split(";")
     index = 0
     while index < len(parts):
@@ -116,35 +159,29 @@ def apply_sgr(style: CellStyle, params: str) -> CellStyle:
         if ":" in part:
             fields = part.split(":")
             head = _number(fields[0])
-            if head in (38, 48):
-                color = _colon_color(fields)
-                if color is not None and head == 38:
-                    fg = color
-                elif color is not None:
-                    bg = color
+            color = _colon_color(fields) if head in (38, 48) else None
+            if head == 38 and color is not None:
+                fg = color
+            elif head == 48 and color is not None:
+                bg = color
+            elif head == 4 and fields[1:2] == ["0"]:
+                clear, set_ = clear | UNDERLINE, set_ & ~UNDERLINE
             elif head == 4:
-                on = fields[1:2] != ["0"]
-                flags = flags | UNDERLINE if on else flags & ~UNDERLINE
+                set_ |= UNDERLINE
             continue
         code = _number(part)
         if code == 0:
-            fg, bg, flags = DEFAULT_COLOR, DEFAULT_COLOR, 0
+            clear, set_, fg, bg = _ALL_FLAGS, 0, DEFAULT_COLOR, DEFAULT_COLOR
         elif code in _FLAGS_ON:
-            flags |= _FLAGS_ON[code]
+            set_ |= _FLAGS_ON[code]
         elif code in _FLAGS_OFF:
-            flags &= ~_FLAGS_OFF[code]
-        elif 30 <= code <= 37:
-            fg = code - 30
-        elif 40 <= code <= 47:
-            bg = code - 40
-        elif 90 <= code <= 97:
-            fg = code - 82
-        elif 100 <= code <= 107:
-            bg = code - 92
-        elif code == 39:
-            fg = DEFAULT_COLOR
-        elif code == 49:
-            bg = DEFAULT_COLOR
+            clear, set_ = clear | _FLAGS_OFF[code], set_ & ~_FLAGS_OFF[code]
+        elif 30 <= code <= 37 or 90 <= code <= 97:
+            fg = code - 30 if code < 90 else code - 82
+        elif 40 <= code <= 47 or 100 <= code <= 107:
+            bg = code - 40 if code < 100 else code - 92
+        elif code == 39 or code == 49:
+            fg, bg = (DEFAULT_COLOR, bg) if code == 39 else (fg, DEFAULT_COLOR)
         elif code in (38, 48, 58):
             values = [_number(value) for value in parts[index : index + 4]]
             color, used = _extended_color(values)
@@ -153,7 +190,17 @@ def apply_sgr(style: CellStyle, params: str) -> CellStyle:
                 fg = color
             elif color is not None and code == 48:
                 bg = color
-    return CellStyle(fg, bg, flags)
+    return SgrChange(clear, set_, fg, bg)
+
+
+def apply_sgr(style: CellStyle, params: str) -> CellStyle:
+    """Apply one SGR sequence's parameters to a style."""
+    change = compile_sgr(params)
+    return CellStyle(
+        style.fg if change.fg is None else change.fg,
+        style.bg if change.bg is None else change.bg,
+        (style.flags & ~change.clear) | change.set,
+    )
 
 
 class StyleTable:
@@ -165,16 +212,17 @@ class StyleTable:
 
     def __init__(self) -> None:
         self._styles: list[CellStyle] = [DEFAULT_STYLE]
-        self._codes: dict[CellStyle, str] = {DEFAULT_STYLE: DEFAULT_CODE}
-        self._after_sgr: dict[str, dict[str, str]] = {}
+        self._codes: dict[tuple[int, int, int], str] = {DEFAULT_STYLE: DEFAULT_CODE}
+        self.after_sgr_cache: dict[str, dict[str, str]] = {}
+        """Codes after an SGR, by code before and parameters; read by hot loops."""
+        self.full = False
+        """Whether the table has reached ``STYLE_LIMIT`` and needs compacting."""
+        self.generation = 0
+        """Counts compactions: a cache of codes is stale once this changes."""
+        self._changes: dict[str, SgrChange] = {}
 
     def __len__(self) -> int:
         return len(self._styles)
-
-    @property
-    def full(self) -> bool:
-        """Whether the table has reached ``STYLE_LIMIT`` and needs compacting."""
-        return len(self._styles) >= STYLE_LIMIT
 
     def code(self, style: CellStyle) -> str:
         """Return the code of a style, interning it if it is new."""
@@ -183,6 +231,7 @@ class StyleTable:
             code = chr(len(self._styles))
             self._styles.append(style)
             self._codes[style] = code
+            self.full = len(self._styles) >= STYLE_LIMIT
         return code
 
     def style(self, code: str) -> CellStyle:
@@ -197,19 +246,35 @@ class StyleTable:
             params: The SGR parameter string.
 
         Returns:
-            The new style's code; the answer is cached per style and parameters.
+            The new style's code. Answers are cached per style and parameters,
+            and parsed changes per parameters, each cache bounded.
         """
-        known = self._after_sgr.get(code)
+        known = self.after_sgr_cache.get(code)
         if known is None:
-            if len(self._after_sgr) > 4096:
-                self._after_sgr.clear()
-            known = self._after_sgr[code] = {}
+            if len(self.after_sgr_cache) > 4096:
+                self.after_sgr_cache.clear()
+            known = self.after_sgr_cache[code] = {}
         result = known.get(params)
-        if result is None:
-            result = self.code(apply_sgr(self._styles[ord(code)], params))
-            if len(known) < 256:
-                known[params] = result
+        if result is not None:
+            return result
+        change = self._changes.get(params) or self._compile(params)
+        fg, bg, flags = self._styles[ord(code)]
+        clear, set_, new_fg, new_bg = change
+        key = (
+            fg if new_fg is None else new_fg,
+            bg if new_bg is None else new_bg,
+            (flags & ~clear) | set_,
+        )
+        result = self._codes.get(key) or self.code(CellStyle(*key))
+        if len(known) < 256:
+            known[params] = result
         return result
+
+    def _compile(self, params: str) -> SgrChange:
+        if len(self._changes) > 4096:
+            self._changes.clear()
+        change = self._changes[params] = compile_sgr(params)
+        return change
 
     def compact(self, used: set[str]) -> dict[int, int]:
         """Drop every style whose code is not in ``used`` and renumber the rest.
@@ -225,5 +290,7 @@ class StyleTable:
         mapping = {ord(old): new for new, old in enumerate(kept)}
         self._styles = [self._styles[ord(old)] for old in kept]
         self._codes = {style: chr(new) for new, style in enumerate(self._styles)}
-        self._after_sgr.clear()
+        self.after_sgr_cache.clear()
+        self.full = False
+        self.generation += 1
         return mapping
