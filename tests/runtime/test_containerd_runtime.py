@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -341,6 +342,34 @@ async def test_input_reaches_a_process_without_a_terminal_until_stdin_closes(
         exit_code = await asyncio.wait_for(container.wait(), RUN_TIMEOUT)
     assert output == b"piped input\n"
     assert exit_code == 0
+
+
+async def test_background_processes_of_the_debug_shell_do_not_outlive_it(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    spec = debug_spec(busybox, "sh", "-c", "sleep 1000 & echo started; exit 5")
+
+    async with debug_container(runtime, spec) as container:
+        output, exit_code = await run_to_exit(container)
+        processes, _ = await run(runtime, debug_spec(busybox, "ps"))
+
+    assert exit_code == 5
+    assert "started" in output
+    assert "sleep 1000" not in processes.replace("sleep 1000000", "")
+
+
+async def test_closing_stdin_of_a_terminal_session_hangs_the_terminal_up(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    spec = debug_spec(busybox, "sleep", "100")
+    async with debug_container(runtime, spec) as container:
+        await container.start()
+
+        await container.close_stdin()
+        await container.write(b"dropped")
+
+        exit_code = await asyncio.wait_for(container.wait(), RUN_TIMEOUT)
+    assert exit_code == 128 + signal.SIGHUP
 
 
 async def test_a_privileged_debug_container_has_every_capability_the_agent_has(

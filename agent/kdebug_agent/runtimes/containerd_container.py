@@ -104,7 +104,11 @@ class ContainerdDebugContainer(DebugContainer):
         await self._pipes.write(data)
 
     async def close_stdin(self) -> None:
-        """Signal end of input: the shim closes the process's stdin."""
+        """Signal end of input: the shim closes the process's stdin.
+
+        With a terminal, containerd's shim then closes the terminal, so the
+        process is hung up (SIGHUP), as when a terminal window closes.
+        """
         self._pipes.close_stdin()
         request = tasks_pb2.CloseIORequest(container_id=self.id, stdin=True)
         try:
