@@ -38,6 +38,7 @@ from urllib.parse import quote, urlencode
 
 import aiodocker
 import aiohttp
+from aiodocker.containers import DockerContainer
 
 from kdebug_agent.errors import (
     ImageNotPresent,
@@ -114,6 +115,7 @@ class DockerRuntime(ContainerRuntime):
         self._host_root = host_root
         self._path = host_root / self.socket.lstrip("/")
         self._docker: aiodocker.Docker | None = None
+        self._connecting = asyncio.Lock()
         self._api_version = (0, 0)
         self._version = ""
 
@@ -171,7 +173,7 @@ class DockerRuntime(ContainerRuntime):
             await progress("image", f"The debug image {image} is on this node.")
             return
         await progress("image", f"Pulling the debug image {image}.")
-        await self._pull(reference, auth=auth, progress=progress)
+        await self._pull(image, reference=reference, auth=auth, progress=progress)
         if not await self._image_present(reference):
             raise ImagePullFailed(f"dockerd pulled {image} but does not list it.")
         await progress("image", f"Pulled the debug image {image}.")
@@ -236,15 +238,11 @@ class DockerRuntime(ContainerRuntime):
             if owner_alive(labels.get(AGENT_LABEL, "")):
                 continue
             try:
-                await container.delete(force=True, v=True)
-            except aiodocker.DockerError as error:
-                if error.status != 404:
-                    logger.warning(
-                        "The orphaned debug container %s could not be removed: %s",
-                        container.id[:12],
-                        error.message,
-                    )
-                    continue
+                with _translated("remove an orphaned debug container"):
+                    await _delete(container)
+            except RuntimeFailure as error:
+                logger.warning("%s It stays until the next agent starts.", error)
+                continue
             logger.info("Removed the orphaned debug container %s.", container.id[:12])
             removed.append(container.id)
         return removed
@@ -256,8 +254,12 @@ class DockerRuntime(ContainerRuntime):
             await docker.close()
 
     async def _client(self) -> aiodocker.Docker:
-        if self._docker is not None:
+        async with self._connecting:
+            if self._docker is None:
+                self._docker = await self._connect()
             return self._docker
+
+    async def _connect(self) -> aiodocker.Docker:
         if not self._path.is_socket():
             raise RuntimeUnavailable(
                 f"dockerd's socket {self.socket} does not exist on this node."
@@ -273,20 +275,20 @@ class DockerRuntime(ContainerRuntime):
         major, _, minor = str(info["ApiVersion"]).partition(".")
         self._api_version = (int(major), int(minor))
         self._version = f"dockerd {info['Version']} (API {info['ApiVersion']})"
-        self._docker = docker
         return docker
 
     async def _running_target(self, container_id: str) -> dict[str, Any]:
         docker = await self._client()
         short = container_id[:12]
-        try:
-            info = await docker.containers.container(container_id).show()
-        except aiodocker.DockerError as error:
-            if error.status == 404:
+        with _translated("look up the target container"):
+            try:
+                info = await docker.containers.container(container_id).show()
+            except aiodocker.DockerError as error:
+                if error.status != 404:
+                    raise
                 raise TargetNotFound(
                     f"No container with ID {short} runs on this node's dockerd."
                 ) from error
-            raise _failure(error, "look up the target container") from error
         # dockerd also answers to names and ID prefixes; only IDs name targets.
         if not info["Id"].startswith(container_id):
             raise TargetNotFound(f"No container has the ID {short} on this node.")
@@ -299,16 +301,22 @@ class DockerRuntime(ContainerRuntime):
 
     async def _image_present(self, reference: str) -> bool:
         docker = await self._client()
-        try:
-            await docker.images.inspect(reference)
-        except aiodocker.DockerError as error:
-            if error.status == 404:
+        with _translated("look up the debug image"):
+            try:
+                await docker.images.inspect(reference)
+            except aiodocker.DockerError as error:
+                if error.status != 404:
+                    raise
                 return False
-            raise _failure(error, "look up the debug image") from error
         return True
 
     async def _pull(
-        self, reference: str, *, auth: RegistryAuth | None, progress: ProgressCallback
+        self,
+        image: str,
+        *,
+        reference: str,
+        auth: RegistryAuth | None,
+        progress: ProgressCallback,
     ) -> None:
         docker = await self._client()
         layers: dict[str, bool] = {}
@@ -328,11 +336,11 @@ class DockerRuntime(ContainerRuntime):
                     await progress("image", f"Pulled {done} of {len(layers)} layers.")
         except aiodocker.DockerError as error:
             raise ImagePullFailed(
-                f"Pulling the debug image {reference} failed: {error.message}"
+                f"Pulling the debug image {image} failed: {error.message}"
             ) from error
         except (aiohttp.ClientError, OSError) as error:
             raise ImagePullFailed(
-                f"Pulling the debug image {reference} failed: dockerd's connection "
+                f"Pulling the debug image {image} failed: dockerd's connection "
                 f"broke ({error})."
             ) from error
 
@@ -441,7 +449,6 @@ class DockerDebugContainer(DebugContainer):
         api_version: tuple[int, int],
     ) -> None:
         self.id = container_id
-        self._docker = docker
         self._container = docker.containers.container(container_id)
         self._socket = socket
         self._api_version = api_version
@@ -453,12 +460,13 @@ class DockerDebugContainer(DebugContainer):
 
     async def has_file(self, path: str) -> bool:
         """Tell whether the container's filesystem has `path` (before start)."""
-        try:
-            await self._container.get_archive(path)
-        except aiodocker.DockerError as error:
-            if error.status == 404:
+        with _translated("look into the debug container"):
+            try:
+                await self._container.get_archive(path)
+            except aiodocker.DockerError as error:
+                if error.status != 404:
+                    raise
                 return False
-            raise _failure(error, "look into the debug container") from error
         return True
 
     async def link_target_root(self, pid: int) -> None:
@@ -526,21 +534,20 @@ class DockerDebugContainer(DebugContainer):
         self._size = size
         if not self._started.is_set() or self._removed:
             return
-        try:
-            await self._container.resize(h=size.height, w=size.width)
-        except aiodocker.DockerError as error:
-            # A resize that races the process's exit is of no consequence.
-            if error.status not in (404, 409):
-                raise _failure(error, "resize the debug terminal") from error
+        with _translated("resize the debug terminal"):
+            try:
+                await self._container.resize(h=size.height, w=size.width)
+            except aiodocker.DockerError as error:
+                # A resize that races the process's exit is of no consequence.
+                if error.status not in (404, 409):
+                    raise
 
     async def wait(self) -> int:
         """Wait for the debug process to exit and return its exit code."""
         await self._started.wait()
         if self._exit_code is None:
-            try:
+            with _translated("wait for the debug process"):
                 result = await self._container.wait(condition="not-running")
-            except aiodocker.DockerError as error:
-                raise _failure(error, "wait for the debug process") from error
             self._exit_code = int(result["StatusCode"])
         return self._exit_code
 
@@ -554,14 +561,13 @@ class DockerDebugContainer(DebugContainer):
         self._removed = True
         if self._stream is not None:
             self._stream.close()
-        try:
-            # Shielded so that a cancelled session still leaves nothing behind.
-            await asyncio.shield(self._container.delete(force=True, v=True))
-        except aiodocker.DockerError as error:
-            if error.status == 404 or "already in progress" in error.message:
-                return
-            self._removed = False
-            raise _failure(error, "remove the debug container") from error
+        with _translated("remove the debug container"):
+            try:
+                # Shielded so that a cancelled session still leaves nothing behind.
+                await asyncio.shield(_delete(self._container))
+            except (aiodocker.DockerError, aiohttp.ClientError, OSError):
+                self._removed = False
+                raise
         logger.info("Removed the debug container %s.", self.id[:12])
 
 
@@ -706,15 +712,20 @@ def namespace_pid(host_root: Path, pid: int) -> int:
 
 
 def _auth_header(auth: RegistryAuth | None) -> dict[str, str] | None:
-    if auth is None:
+    if auth is None or not (auth.username or auth.password or auth.identity_token):
         return None
     if auth.identity_token:
         return {"identitytoken": auth.identity_token, "serveraddress": auth.server}
     return {"username": auth.username, "password": auth.password}
 
 
-def _failure(error: aiodocker.DockerError, action: str) -> RuntimeFailure:
-    return RuntimeFailure(f"dockerd could not {action}: {error.message}")
+async def _delete(container: DockerContainer) -> None:
+    """Remove a container by force; one that is gone or going counts as removed."""
+    try:
+        await container.delete(force=True, v=True)
+    except aiodocker.DockerError as error:
+        if error.status != 404 and "already in progress" not in error.message:
+            raise
 
 
 def _is_wrapped(config: dict[str, Any]) -> bool:
@@ -730,6 +741,6 @@ def _translated(action: str) -> Iterator[None]:
     try:
         yield
     except aiodocker.DockerError as error:
-        raise _failure(error, action) from error
+        raise RuntimeFailure(f"dockerd could not {action}: {error.message}") from error
     except (aiohttp.ClientError, OSError) as error:
         raise RuntimeFailure(f"dockerd could not {action}: {error}") from error
