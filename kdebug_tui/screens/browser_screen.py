@@ -1,0 +1,307 @@
+"""What every browser view shares: the frame, the k9s keys, and live data.
+
+A view is a screen with the tab bar on top, a line saying where the user is,
+its tables, the `/` and `:` prompt, and the key hints. Its data comes from
+watches, each followed by a worker of the view (and so stopped with it); the
+view folds events into a `Store` at once but redraws its tables at most a few
+times a second, so a busy namespace costs one redraw per tick, not one per pod.
+"""
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from kdebug_tui.backend.browse import Browser, Interrupted, Store, Watch, follow
+from kdebug_tui.backend.resources import PodInfo
+from kdebug_tui.backend.session import LaunchOptions
+from kdebug_tui.commands import COMMANDS, CommandError, parse_command
+from kdebug_tui.messages import ForwardsWorkerFailures
+from kdebug_tui.screens.help import HelpSection
+from kdebug_tui.screens.launch import LaunchRequest, LaunchScreen
+from kdebug_tui.screens.leader import LEADER_COMMANDS
+from kdebug_tui.tabs import DebugTarget
+from kdebug_tui.widgets.prompt_bar import PromptBar
+from kdebug_tui.widgets.resource_table import ResourceTable
+from kdebug_tui.widgets.tab_bar import TabBar
+
+if TYPE_CHECKING:
+    from kdebug_tui.app import KdebugApp
+
+REDRAW_SECONDS = 0.2
+"""Longest delay between a watch event and the redraw showing it."""
+AGES_SECONDS = 5.0
+"""How often ages are redrawn when nothing else changed."""
+
+
+class BrowserScreen(ForwardsWorkerFailures, Screen[None]):
+    """The frame of a browser view; subclasses compose the body and fill tables."""
+
+    CSS_PATH = "browser.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter"),
+        Binding("colon", "command", "Command"),
+        Binding("question_mark", "help", "Help"),
+        Binding("right_square_bracket", "next_tab", "Next tab", show=False),
+        Binding("left_square_bracket", "previous_tab", "Previous tab", show=False),
+        Binding("ctrl+c,ctrl+q", "app.request_quit", "Quit", show=False),
+    ]
+
+    def __init__(self, *, context: str) -> None:
+        super().__init__()
+        self.context = context
+        self.stores: dict[str, Store[Any]] = {}
+        self._dirty = True
+        self._filtered: ResourceTable | None = None
+
+    @property
+    def kdebug(self) -> "KdebugApp":
+        """The app, with its own API."""
+        return cast("KdebugApp", self.app)
+
+    @property
+    def namespace(self) -> str:
+        """The namespace the view is about; empty for none or all."""
+        return ""
+
+    def compose(self) -> ComposeResult:
+        """Tab bar, where we are, the body, the prompt and the key hints."""
+        yield TabBar(self.kdebug, id="tabs")
+        yield Static(id="crumbs")
+        yield from self.compose_body()
+        yield PromptBar(id="prompt")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The view's own widgets."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        """Bind the leader key, start redrawing, and start the view's watches."""
+        self._bindings.bind(
+            self.kdebug.settings.leader_key, "leader", "Tab commands", show=False
+        )
+        self.set_interval(REDRAW_SECONDS, self._redraw_if_dirty)
+        self.set_interval(AGES_SECONDS, self._mark_dirty)
+        self.start()
+        self.redraw()
+
+    def start(self) -> None:
+        """Start the view's watches (see `follow`)."""
+
+    # Data
+
+    def follow(self, tag: str, make: Callable[[Browser], Watch[Any]]) -> None:
+        """Run a watch made from the context's browser; its events go to `tag`."""
+        self.stores[tag] = Store()
+        self._run_watch(tag, make)
+
+    @work(group="watch", exit_on_error=False)
+    async def _run_watch(self, tag: str, make: Callable[[Browser], Watch[Any]]) -> None:
+        connection = await asyncio.to_thread(self.kdebug.connections.get, self.context)
+        store = self.stores[tag]
+        # Cancelling this worker (the screen went away) stops the watch.
+        async for event in follow(make(connection.browser)):
+            store.apply(event)
+            self._dirty = True
+            if isinstance(event, Interrupted):
+                self.notify(
+                    f"{event.reason} Retrying in {event.retry_in:.0f} s.",
+                    title="Watch interrupted",
+                    severity="warning",
+                )
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Fill the tables from the stores and update the crumbs."""
+        self.update_crumbs()
+
+    def update_crumbs(self) -> None:
+        """Say where the user is, what is shown, and any filter or trouble."""
+        parts: list[str | tuple[str, str]] = [" "]
+        for index, part in enumerate(self.crumbs()):
+            if index:
+                parts.append((" ▸ ", "dim"))
+            parts.append((part, "bold" if index == 0 else ""))
+        table = self.filter_table
+        if table is not None and table.filter_text:
+            parts.append((f"   /{table.filter_text}", "bold $accent"))
+        problems = [s.interruption for s in self.stores.values() if s.interruption]
+        if problems:
+            parts.append((f"   ⚠ {problems[0].reason}", "bold $warning"))
+        self.query_one("#crumbs", Static).update(Content.assemble(*parts))
+
+    def crumbs(self) -> list[str]:
+        """The path to this view, e.g. context, namespace, `pods (3/12)`."""
+        return [self.context]
+
+    @staticmethod
+    def counted(what: str, table: ResourceTable) -> str:
+        """`pods (12)`, or `pods (3/12)` while a filter hides some."""
+        shown, total = len(table.rows), table.total
+        return f"{what} ({shown}/{total})" if shown != total else f"{what} ({total})"
+
+    # Filter and commands
+
+    @property
+    def filter_table(self) -> ResourceTable | None:
+        """The table `/` filters: the focused one, else the first."""
+        if isinstance(self.focused, ResourceTable):
+            return self.focused
+        tables = self.query(ResourceTable)
+        return tables.first() if tables else None
+
+    def action_filter(self) -> None:
+        """Open the filter prompt; rows are filtered as you type."""
+        table = self.filter_table
+        if table is not None:
+            self._filtered = table
+            self.query_one(PromptBar).open("filter", table.filter_text)
+
+    def action_command(self) -> None:
+        """Open the command prompt."""
+        self.query_one(PromptBar).open(
+            "command", suggestions=self.kdebug.command_suggestions(self)
+        )
+
+    @on(PromptBar.Changed)
+    def _prompt_changed(self, event: PromptBar.Changed) -> None:
+        if event.kind == "filter" and self._filtered is not None:
+            self._filtered.set_filter(event.value)
+            self.update_crumbs()
+
+    @on(PromptBar.Submitted)
+    def _prompt_submitted(self, event: PromptBar.Submitted) -> None:
+        if event.kind == "filter":
+            self._focus_body()
+            return
+        self._focus_body()
+        try:
+            command = parse_command(event.value)
+        except CommandError as error:
+            self.notify(str(error), title="Unknown command", severity="error")
+            return
+        self.kdebug.run_command(command, self)
+
+    @on(PromptBar.Cancelled)
+    def _prompt_cancelled(self, event: PromptBar.Cancelled) -> None:
+        if event.kind == "filter" and self._filtered is not None:
+            self._filtered.set_filter("")
+            self.update_crumbs()
+        self._focus_body()
+
+    def _focus_body(self) -> None:
+        table = self._filtered or self.filter_table
+        if table is not None:
+            table.focus()
+
+    def action_back(self) -> None:
+        """Clear the filter if there is one, else go back to the previous view."""
+        table = self.filter_table
+        if table is not None and table.filter_text:
+            table.set_filter("")
+            self.update_crumbs()
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    # Debugging
+
+    def debug_container(self, pod: PodInfo, container: str, *, ask: bool) -> bool:
+        """Open a debug tab on a container, asking how first if `ask`.
+
+        Returns:
+            False when the pod has several containers and none was named, so
+            the caller can let the user pick one.
+        """
+        settings = self.kdebug.settings
+        name = container or pod.default_container
+        if ask:
+            self.app.push_screen(
+                LaunchScreen(pod, name, settings),
+                callback=lambda request: self._launch(pod, request),
+            )
+            return True
+        if not name:
+            names = ", ".join(c.name for c in pod.containers)
+            self.notify(
+                f"Pod {pod.name} has several containers ({names}); pick one, "
+                "then press d.",
+                title="Which container?",
+            )
+            return False
+        info = pod.container(name)
+        if info is not None and not info.debuggable:
+            self.notify(
+                f"Container {name} of pod {pod.name} is {info.state_text}; "
+                "only a running container can be debugged.",
+                title="Not running",
+                severity="warning",
+            )
+            return True
+        options = LaunchOptions.from_settings(settings)
+        self._launch(pod, LaunchRequest(name, options, settings.agent_namespace))
+        return True
+
+    def _launch(self, pod: PodInfo, request: LaunchRequest | None) -> None:
+        if request is not None:
+            target = DebugTarget(
+                self.context, pod.namespace, pod.name, request.container
+            )
+            self.kdebug.open_tab(target, request.options, request.agent_namespace)
+
+    # Tabs and help
+
+    def action_next_tab(self) -> None:
+        """Show the next debug tab."""
+        self.kdebug.cycle_tabs(1)
+
+    def action_previous_tab(self) -> None:
+        """Show the previous debug tab."""
+        self.kdebug.cycle_tabs(-1)
+
+    def action_leader(self) -> None:
+        """Offer the tab commands."""
+        self.kdebug.offer_tab_commands(None)
+
+    def on_tab_bar_clicked(self, event: TabBar.Clicked) -> None:
+        """Switch to the clicked tab."""
+        self.kdebug.show_mode(event.mode)
+
+    def action_help(self) -> None:
+        """List every key of this view, the commands and the tab keys."""
+        self.app.push_screen(self.kdebug.help_for(self))
+
+    def help_sections(self) -> list[HelpSection]:
+        """Every binding in force here, the commands and the tab commands."""
+        # Keys bound to the same thing share a line: "k up".
+        keys_of: dict[str, list[str]] = {}
+        for active in self.active_bindings.values():
+            binding = active.binding
+            what = binding.description or binding.action
+            keys_of.setdefault(what, []).append(self.app.get_key_display(binding))
+        keys = tuple((" ".join(keys), what) for what, keys in keys_of.items())
+        commands = tuple((f":{c.name} {c.argument}".strip(), c.help) for c in COMMANDS)
+        leader = self.app.get_key_display(
+            Binding(self.kdebug.settings.leader_key, "leader")
+        )
+        tab_keys = tuple((f"{leader} {key}", what) for key, _, what in LEADER_COMMANDS)
+        return [
+            HelpSection("Keys of this view", keys),
+            HelpSection("Commands (type : first)", commands),
+            HelpSection(f"Tab commands ({leader} first, in a terminal too)", tab_keys),
+        ]
