@@ -14,6 +14,7 @@ from cluster.images import TARGET_MARKER, TARGET_MARKER_TEXT, TOOLS_MARKER
 from kdebug_agent.errors import (
     ImageNotPresent,
     ImagePullFailed,
+    RuntimeFailure,
     RuntimeUnavailable,
     TargetNotFound,
     TargetNotRunning,
@@ -145,10 +146,15 @@ async def start_debug(
 
 @contextlib.asynccontextmanager
 async def debugging(
-    runtime: DockerRuntime, target: Target, image: str, *command: str, tty: bool = True
+    runtime: DockerRuntime,
+    target: Target,
+    image: str,
+    *command: str,
+    tty: bool = True,
+    size: TerminalSize | None = INITIAL_SIZE,
 ) -> AsyncIterator[Terminal]:
     """A started debug container, removed when the block ends."""
-    terminal = await start_debug(runtime, target, image, *command, tty=tty)
+    terminal = await start_debug(runtime, target, image, *command, tty=tty, size=size)
     try:
         yield terminal
     finally:
@@ -156,10 +162,14 @@ async def debugging(
 
 
 async def run_to_end(
-    runtime: DockerRuntime, target: Target, image: str, *command: str
+    runtime: DockerRuntime,
+    target: Target,
+    image: str,
+    *command: str,
+    size: TerminalSize | None = INITIAL_SIZE,
 ) -> tuple[str, int]:
     """Run a one-shot debug command; return its output and exit code."""
-    async with debugging(runtime, target, image, *command) as terminal:
+    async with debugging(runtime, target, image, *command, size=size) as terminal:
         output = await terminal.read_to_end()
         return output.decode(errors="replace"), await terminal.container.wait()
 
@@ -377,14 +387,21 @@ async def test_ctrl_p_ctrl_q_and_nul_reach_the_shell_and_nothing_detaches(
 async def test_two_hundred_one_shot_sessions_lose_no_output(
     runtime: DockerRuntime, target_id: str, docker_images: DockerImages
 ) -> None:
-    """A short command's output arrives whole, every time."""
+    """A short command's output arrives whole, with and without an initial size."""
     target = await runtime.find_target(target_id)
     lanes = asyncio.Semaphore(4)
 
     async def one_shot(number: int) -> tuple[int, str, int]:
+        # Odd sessions have no initial size, so nothing holds the command back.
+        size = INITIAL_SIZE if number % 2 == 0 else None
         async with lanes:
             output, code = await run_to_end(
-                runtime, target, docker_images.tools, "echo", f"one-shot-{number}"
+                runtime,
+                target,
+                docker_images.tools,
+                "echo",
+                f"one-shot-{number}",
+                size=size,
             )
             return number, output, code
 
@@ -610,8 +627,10 @@ async def test_remove_while_the_process_runs_leaves_no_container(
     await terminal.container.remove()
     assert dockerd.inspect(terminal.container.id) is None
     assert await terminal.read_to_end() == b""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(waiting, OUTPUT_TIMEOUT)
+    # The killed process's wait ends too, with SIGKILL's code or an error.
+    async with asyncio.timeout(OUTPUT_TIMEOUT):
+        with contextlib.suppress(RuntimeFailure):
+            assert await waiting == 137
 
 
 async def test_remove_before_start_leaves_no_container(
