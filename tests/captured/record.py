@@ -28,6 +28,8 @@ COLUMNS, LINES = 80, 24
 
 Step = tuple[str, str]
 
+_LONG_JAPANESE = "日本語のテキストが端末の右端で折り返されるかどうか確認する行"
+
 SESSIONS: dict[str, list[Step]] = {
     "vim_edit": [
         ("type", "printf 'before vim\\n'\n"),
@@ -67,10 +69,7 @@ SESSIONS: dict[str, list[Step]] = {
     "wide_combining": [
         ("type", "printf '\\344\\270\\255\\346\\226\\207 wide\\n'\n"),
         ("type", "printf 'e\\314\\201 cafe\\314\\201 n\\314\\203o\\n'\n"),
-        (
-            "type",
-            "printf '%s\\n' 日本語のテキストが端末の右端で折り返されるかどうか確認する行\n",
-        ),
+        ("type", "printf '%s\\n' " + _LONG_JAPANESE + "\n"),
         ("checkpoint", "text"),
     ],
 }
