@@ -384,6 +384,8 @@ async def test_ctrl_p_ctrl_q_and_nul_reach_the_shell_and_nothing_detaches(
         assert await terminal.container.wait() == 0
 
 
+# Two hundred containers take a minute or two here; more on a loaded machine.
+@pytest.mark.timeout(600)
 async def test_two_hundred_one_shot_sessions_lose_no_output(
     runtime: DockerRuntime, target_id: str, docker_images: DockerImages
 ) -> None:
