@@ -214,6 +214,16 @@ class TerminalScreen(Screen):
             segment: Text and complete ``CSI ... m`` sequences with plain
                 numeric parameters, nothing else.
         """
+        text, styles = self._split_styles(segment)
+        if text:
+            self.draw_text(text, styles)
+
+    def _split_styles(self, segment: str) -> tuple[str, str]:
+        """Take the SGR out of a segment, moving the pen as they say.
+
+        Returns:
+            The segment's text and one style code per character.
+        """
         parts = _SGR_SPLIT.split(segment)
         texts = parts[::2]
         pen = self.pen
@@ -229,71 +239,49 @@ class TerminalScreen(Screen):
             mapping = self._compact_styles(pens)
             pens = [pen.translate(mapping) for pen in pens]
         self.pen = pens[-1]
-        text = "".join(texts)
-        if text:
-            self.draw_text(text, "".join(map(operator.mul, pens, map(len, texts))))
+        return "".join(texts), "".join(map(operator.mul, pens, map(len, texts)))
 
     def draw_lines(self, lines: list[str]) -> None:
-        """Draw texts of one-cell characters, each followed by ``CR LF``.
+        """Draw lines of one-cell text and SGR, each followed by ``CR LF``.
 
-        This is the shape of most output (``cat``, logs, ``ls``), so once the
-        cursor sits on the bottom line of an unrestricted screen each further
-        line is built whole and the top line moves to the scrollback, without
-        drawing into a blank row first.
+        This is the shape of most output (``cat``, logs, ``ls --color``). Once
+        the cursor sits at the start of a fresh bottom line of an unrestricted
+        screen, each line is built whole as a new row and the top row moves to
+        the scrollback, instead of being drawn into a blank row and scrolled.
         """
-        index = 0
-        while index < len(lines):
-            if self._streams_lines():
-                index = self._stream_lines(lines, index)
-                if index == len(lines):
-                    return
-            self.draw_text(lines[index])
-            self.cursor.x = 0
-            self.linefeed()
-            index += 1
-
-    def _streams_lines(self) -> bool:
-        return (
-            self.margins is None
-            and self.cursor.y == self.lines - 1
-            and self.translation is None
-            and modes.INSERT not in self.mode
-        )
-
-    def _stream_lines(self, lines: list[str], index: int) -> int:
-        """Draw lines from ``index`` at the bottom; return where it had to stop."""
-        columns = self.columns
-        text = lines[index]
-        if self.cursor.x + len(text) > columns:
-            return index
-        pen = self.pen
         rows = self.rows
-        rows[-1].write(self.cursor.x, text, pen * len(text))
+        cursor = self.cursor
+        columns = self.columns
+        bottom = self.lines - 1
         blank_text, blank_styles = self._blank_text, self._blank_styles
+        simple = self.margins is None and self.translation is None
+        simple = simple and modes.INSERT not in self.mode
         keep = self.history.append if self._main_rows is None else None
-        count = len(lines)
-        start = index
-        index += 1
-        while index < count and len(lines[index]) <= columns:
-            text = lines[index]
-            length = len(text)
-            styles = blank_styles
-            if pen != DEFAULT_CODE:
-                styles = pen * length + blank_styles[length:]
-            line = rows.pop(0)
-            rows.append(Line(text + blank_text[length:], styles))
+        streamed = 0
+        for line in lines:
+            styles: str | None = None
+            if "\x1b" in line:
+                line, styles = self._split_styles(line)
+            length = len(line)
+            fresh = cursor.x == 0 and rows[-1].text is blank_text
+            if not (simple and fresh and cursor.y == bottom and length <= columns):
+                self.draw_text(line, styles)
+                cursor.x = 0
+                self.linefeed()
+                continue
+            if styles is None:
+                styles = self.pen * length
+            rows[-1] = Line(line + blank_text[length:], styles + blank_styles[length:])
             if keep:
-                keep(line)
-            index += 1
-        line = rows.pop(0)
-        rows.append(Line(blank_text, blank_styles))
-        if keep:
-            keep(line)
-            self.scrolled += index - start
-        self.cursor.x = 0
-        if len(self.dirty) < self.lines:
-            self._mark_all_dirty()
-        return index
+                keep(rows[0])
+            del rows[0]
+            rows.append(Line(blank_text, blank_styles))
+            streamed += 1
+        if streamed:
+            if keep:
+                self.scrolled += streamed
+            if len(self.dirty) < self.lines:
+                self._mark_all_dirty()
 
     def _draw_wrapping(self, text: str, styles: str) -> None:
         cursor = self.cursor

@@ -59,7 +59,7 @@ def narrow_class() -> str:
 def _token_pattern() -> re.Pattern[str]:
     narrow = narrow_class()
     return re.compile(
-        f"((?:[{narrow}]*\r\n)+)"  # 1: whole lines, each ending in CR LF
+        f"((?:(?:[{narrow}]++|\x1b\\[[0-9;:]*+m)*+\r\n)+)"  # 1: whole lines
         f"|((?:[{narrow}]+|\x1b\\[[0-9;:]*m)+)"  # 2: text with SGR
         "|\x1b\\[([0-?]*)([ -/]*)([@-~])"  # 3, 4, 5: CSI
         "|([\x00-\x1a\x1c-\x1f\x7f])"  # 6: one C0 control

@@ -22,7 +22,7 @@ from pyte import modes as pyte_modes
 from pyte.screens import Margins
 from wcwidth import wcwidth
 
-from kdebug_tui.terminal import Terminal
+from kdebug_tui.terminal import WIDE_TAIL, Terminal
 
 COLUMNS, LINES = 20, 6
 _NAMES = ["black", "red", "green", "brown", "blue", "magenta", "cyan", "white"]
@@ -73,6 +73,30 @@ class CorrectedPyteScreen(pyte.Screen):
         for y in lines.get(how, range(self.lines)):
             for x in range(self.columns):
                 self.buffer[y][x] = self.cursor.attrs
+
+    def insert_lines(self, count: int | None = None) -> None:
+        # pyte skips rows never written to, leaving stale lines behind.
+        count = count or 1
+        top, bottom = self._region()
+        if top <= self.cursor.y <= bottom:
+            for row in range(bottom, self.cursor.y - 1, -1):
+                if row - count >= self.cursor.y:
+                    self.buffer[row] = self.buffer[row - count]
+                else:
+                    self.buffer.pop(row, None)
+            self.carriage_return()
+
+    def delete_lines(self, count: int | None = None) -> None:
+        # pyte skips rows never written to, leaving stale lines behind.
+        count = count or 1
+        top, bottom = self._region()
+        if top <= self.cursor.y <= bottom:
+            for row in range(self.cursor.y, bottom + 1):
+                if row + count <= bottom:
+                    self.buffer[row] = self.buffer[row + count]
+                else:
+                    self.buffer.pop(row, None)
+            self.carriage_return()
 
     def _region(self) -> Margins:
         return self.margins or Margins(0, self.lines - 1)
@@ -160,8 +184,8 @@ CorrectedPyteScreen.next_line = _next_line  # type: ignore[attr-defined]
 
 def _hex(color: str) -> str:
     """Normalise a pyte colour name or hex string to hex (or ``default``)."""
-    if color == "default" or len(color) == 6 and not color.isalpha():
-        return color
+    if color == "default" or len(color) == 6:
+        return color  # No pyte colour name has six letters.
     bright = color.startswith("bright") or color == "bfightmagenta"
     name = color.removeprefix("bright").replace("bfightmagenta", "magenta")
     return graphics.FG_BG_256[_NAMES.index(name) + 8 * bright]
@@ -267,6 +291,14 @@ tokens = (
 streams = st.lists(tokens, min_size=1, max_size=40).map("".join)
 cuts = st.lists(st.integers(min_value=0, max_value=10_000), max_size=8)
 
+extensions = st.sampled_from(
+    ["\x1b[?1049h", "\x1b[?1049l", "\x1b[?47h", "\x1b[?47l", "\x1b[?1047h"]
+    + ["\x1b[?1047l", "\x1b[2S", "\x1b[T", "\x1b[3b", "\x1b[2I", "\x1b[Z", "\x1b(0"]
+    + ["\x1b(B", "\x1bP1$r0m\x1b\\", "\x1b[>c", "\x1b[6n", "\x1b[?25$p", "\x1b[5 q"]
+    + ["\x1b[!p", "\x1b[3J", "\x1b[?5h", "\x1b[?5l", "\x1b[4h", "中", "e\u0301"]
+)
+extended_streams = st.lists(tokens | extensions, min_size=1, max_size=40).map("".join)
+
 wide_tokens = st.one_of(
     st.text(alphabet=_NARROW + _WIDE, min_size=1, max_size=25),
     st.sampled_from(list(_COMBINING)),
@@ -304,6 +336,30 @@ def test_where_a_stream_is_split_does_not_change_the_screen(
 ) -> None:
     data = stream.encode()
     assert _run_ours(_split(data, cut_points)) == _run_ours([data])
+
+
+@_SETTINGS
+@given(extended_streams, cuts)
+def test_where_a_stream_with_our_extensions_is_split_does_not_matter(
+    stream: str, cut_points: list[int]
+) -> None:
+    data = stream.encode()
+    assert _run_ours(_split(data, cut_points)) == _run_ours([data])
+
+
+@_SETTINGS
+@given(extended_streams)
+def test_every_row_keeps_its_width_and_wide_characters_stay_whole(stream: str) -> None:
+    terminal = Terminal(COLUMNS, LINES)
+    terminal.feed(stream.encode())
+    screen = terminal.screen
+    for line in [*screen.rows, *screen.history]:
+        assert len(line.text) == len(line.styles) == COLUMNS
+        for x, char in enumerate(line.text):
+            if char == WIDE_TAIL:
+                assert x > 0 and wcwidth(line.text[x - 1]) == 2
+            elif wcwidth(char) == 2:
+                assert x + 1 < COLUMNS and line.text[x + 1] == WIDE_TAIL
 
 
 def test_the_corrections_are_needed_because_stock_pyte_differs() -> None:
