@@ -78,7 +78,7 @@ class Kube:
         self.context = context
         self.namespace = namespace
         self.core = client.CoreV1Api(api_client)
-        self._stream_lock = threading.Lock()
+        self._stream_lock = threading.RLock()
         self._stream_client: client.ApiClient | None = None
         self._username: str | None = None
 
@@ -138,7 +138,7 @@ class Kube:
             return self._stream_client
 
     @property
-    def stream_lock(self) -> threading.Lock:
+    def stream_lock(self) -> threading.RLock:
         """Held while a stream is being opened on `stream_client`."""
         return self._stream_lock
 
