@@ -541,12 +541,14 @@ class TerminalScreen(Screen):
         self, line: int | None = None, column: int | None = None
     ) -> None:
         """Move to a 1-based position, relative to the region under DECOM (CUP)."""
-        self.cursor.x = (column or 1) - 1
-        self.cursor.y = (line or 1) - 1
-        if self.margins is not None and modes.ORIGIN in self.mode:
-            self.cursor.y = min(self.cursor.y + self.margins.top, self.margins.bottom)
-        self.ensure_hbounds()
-        self.ensure_vbounds()
+        y = (line or 1) - 1
+        margins = self.margins
+        if margins is not None and modes.ORIGIN in self.mode:
+            y = min(max(y + margins.top, margins.top), margins.bottom)
+        else:
+            y = min(max(y, 0), self.lines - 1)
+        self.cursor.x = min(max((column or 1) - 1, 0), self.columns - 1)
+        self.cursor.y = y
 
     def cursor_to_line(self, line: int | None = None) -> None:
         """Move to a 1-based line in the same column (VPA)."""

@@ -180,6 +180,8 @@ class TerminalStream(Stream):
                         int(line) if line.isdigit() else 0,
                         int(column) if column.isdigit() else 0,
                     )
+                elif final == "K":
+                    screen.erase_in_line(int(params) if params.isdigit() else 0)
                 else:
                     csi(params, intermediates, final)
             elif kind == 6:

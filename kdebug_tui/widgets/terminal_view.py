@@ -44,6 +44,7 @@ from kdebug_tui.terminal import (
 )
 from kdebug_tui.terminal import modes as terminal_modes
 from kdebug_tui.terminal.keys import MouseAction
+from kdebug_tui.terminal.modes import REVERSE_VIDEO
 from kdebug_tui.terminal.styles import (
     BLINK,
     BOLD,
@@ -252,7 +253,7 @@ class TerminalView(Widget, can_focus=True):
         self._mouse_buttons: set[int] = set()
         self._strips: dict[tuple[object, ...], Strip] = {}
         self._rich_styles: dict[tuple[str, bool, bool], Style] = {}
-        self._style_generation = (-1, Style())
+        self._style_generation = (-1, False)
         self._announced_size = False
 
     # Output from the remote.
@@ -452,12 +453,21 @@ class TerminalView(Widget, can_focus=True):
         return strip.adjust_cell_length(width, self.rich_style)
 
     def _check_style_generation(self) -> None:
-        """Forget cached styles when the CSS or the style numbering changed."""
-        generation = (self.terminal.screen.styles.generation, self.rich_style)
+        """Forget cached styles once the style numbering or reverse video changed."""
+        screen = self.terminal.screen
+        generation = (screen.styles.generation, screen.has_mode(REVERSE_VIDEO))
         if generation != self._style_generation:
             self._style_generation = generation
-            self._rich_styles.clear()
-            self._strips.clear()
+            self._forget_styles()
+
+    def _forget_styles(self) -> None:
+        self._rich_styles.clear()
+        self._strips.clear()
+
+    def notify_style_update(self) -> None:
+        """Forget cached styles when the CSS (or the theme) changed."""
+        super().notify_style_update()
+        self._forget_styles()
 
     def _style_for(self, code: str, cursor: bool, selected: bool) -> Style:
         key = (code, cursor, selected)
@@ -472,7 +482,7 @@ class TerminalView(Widget, can_focus=True):
         fg = _rich_color(cell.fg) or base.color
         bg = _rich_color(cell.bg) or base.bgcolor
         reverse = bool(cell.flags & REVERSE)
-        if self.terminal.has_mode(terminal_modes.REVERSE_VIDEO):
+        if self.terminal.has_mode(REVERSE_VIDEO):
             reverse = not reverse
         if reverse:
             fg, bg = bg, fg
