@@ -34,13 +34,11 @@ from textual.widget import Widget
 
 from kdebug_tui.terminal import (
     WIDE_TAIL,
-    BellRang,
     CellStyle,
     Line,
-    ReplyReady,
     Terminal,
-    TerminalEvent,
-    TitleChanged,
+    TerminalStream,
+    emulator,
 )
 from kdebug_tui.terminal import modes as terminal_modes
 from kdebug_tui.terminal.keys import MouseAction
@@ -67,6 +65,11 @@ PARSE_SLICE = 16 * 1024
 
 SYNCHRONIZED_OUTPUT_LIMIT = 0.25
 """Seconds a repaint may be held for synchronized output (?2026) at most."""
+
+OUTPUT_LOST = (
+    "Some output could not be shown: the terminal could not parse it and "
+    "started afresh. Press Ctrl-L in the shell to redraw."
+)
 
 _STYLE_RUNS = re.compile(r"(.)\1*", re.DOTALL)
 _STRIP_CACHE_SIZE = 1024
@@ -255,6 +258,7 @@ class TerminalView(Widget, can_focus=True):
         self._rich_styles: dict[tuple[str, bool, bool], Style] = {}
         self._style_generation = (-1, False)
         self._announced_size = False
+        self._closed = False
 
     # Output from the remote.
 
@@ -274,14 +278,17 @@ class TerminalView(Widget, can_focus=True):
 
         Call it from the task that reads the remote: when output comes faster
         than it can be shown, the wait stops that task reading and lets the
-        transport push back on the remote instead of memory growing.
+        transport push back on the remote instead of memory growing. Once the
+        view is removed, output is dropped and ``feed`` returns at once.
 
         Args:
             data: Any slice of the remote's output.
         """
-        while self._backlog_size >= self._backlog_limit:
+        while self._backlog_size >= self._backlog_limit and not self._closed:
             self._backlog_has_room.clear()
             await self._backlog_has_room.wait()
+        if self._closed:
+            return
         self._backlog.append(data)
         self._backlog_size += len(data)
         self._parsed.clear()
@@ -327,19 +334,31 @@ class TerminalView(Widget, can_focus=True):
                 self._backlog_has_data.clear()
                 self._parsed.set()
                 continue
-            self._handle_events(self.terminal.feed(self._take_slice()))
+            self._parse(self._take_slice())
             if self._backlog_size < self._backlog_limit:
                 self._backlog_has_room.set()
             self._schedule_repaint()
             await asyncio.sleep(0)
 
-    def _handle_events(self, terminal_events: list[TerminalEvent]) -> None:
+    def _parse(self, data: bytes) -> None:
+        try:
+            terminal_events = self.terminal.feed(data)
+        except Exception:
+            # A parser bug must not freeze the tab: the parser starts afresh on
+            # the same screen and the user is told that some output is missing.
+            self.log.error("The terminal parser failed; it was reset.")
+            self.terminal.stream = TerminalStream(self.terminal.screen)
+            self.notify(OUTPUT_LOST, title="Terminal", severity="error")
+            return
+        self._handle_events(terminal_events)
+
+    def _handle_events(self, terminal_events: list[emulator.TerminalEvent]) -> None:
         for event in terminal_events:
-            if isinstance(event, ReplyReady):
+            if isinstance(event, emulator.ReplyReady):
                 self.post_message(self.InputGenerated(self, event.data))
-            elif isinstance(event, TitleChanged):
+            elif isinstance(event, emulator.TitleChanged):
                 self.post_message(self.TitleChanged(self, event.title))
-            elif isinstance(event, BellRang):
+            elif isinstance(event, emulator.BellRang):
                 self.post_message(self.BellRang(self))
 
     # Repainting.
@@ -509,6 +528,14 @@ class TerminalView(Widget, can_focus=True):
     def on_mount(self) -> None:
         """Start parsing."""
         self._parse_backlog()
+
+    def on_unmount(self) -> None:
+        """Drop the backlog and release any writer waiting for room."""
+        self._closed = True
+        self._backlog.clear()
+        self._backlog_size = 0
+        self._backlog_has_room.set()
+        self._parsed.set()
 
     def on_resize(self, event: events.Resize) -> None:
         """Give the terminal the view's size in cells and tell the owner."""

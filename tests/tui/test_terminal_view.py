@@ -29,6 +29,11 @@ class TerminalHost(App[None]):
         self.titles: list[str] = []
         self.bells = 0
         self.leader_presses = 0
+        self.notified: list[str] = []
+
+    def notify(self, message: str, **options: Any) -> None:
+        self.notified.append(options.get("severity", "information"))
+        super().notify(message, **options)
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -130,6 +135,41 @@ class TestBackPressure:
             await asyncio.wait_for(blocked, timeout=30)
             rows = await show(pilot, b"")
             assert rows[0] == "x" * 16 + "more"
+
+    async def test_removing_the_view_releases_a_waiting_writer(self) -> None:
+        """A writer blocked on a full backlog returns once the view is gone."""
+        view = TerminalView(backlog_limit=16)
+        app = TerminalHost(view)
+        async with app.run_test(size=(40, 8)) as pilot:
+            await view.remove()
+            await pilot.pause()
+            await view.feed(b"x" * 64)
+            await asyncio.wait_for(view.feed(b"more"), timeout=30)
+
+
+class TestParserFailure:
+    """A parser failure loses some output but never the tab."""
+
+    async def test_the_view_reports_the_loss_and_keeps_showing_output(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A fake failure (the real parser has none we know of) is survived."""
+        app = TerminalHost()
+        async with app.run_test(size=(40, 8)) as pilot:
+            real_feed = app.view.terminal.feed
+            calls = []
+
+            def failing_once(data: bytes) -> list[Any]:
+                calls.append(data)
+                if len(calls) == 1:
+                    raise RuntimeError("parser bug")
+                return real_feed(data)
+
+            monkeypatch.setattr(app.view.terminal, "feed", failing_once)
+            await show(pilot, b"lost")
+            rows = await show(pilot, b"shown")
+            assert rows[0] == "shown"
+            assert app.notified == ["error"]
 
 
 class TestKeys:
