@@ -2,8 +2,10 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from cluster import images
 from kdebug_agent.errors import (
     ImageNotPresent,
     ImagePullFailed,
+    RuntimeFailure,
     TargetNotFound,
     TargetNotRunning,
 )
@@ -23,7 +26,11 @@ from kdebug_agent.runtimes.containerd import (
     TARGET_ROOT_ENV,
     ContainerdRuntime,
 )
-from tests.fixtures.containerd import ContainerdDaemon, RunningTarget
+from tests.fixtures.containerd import (
+    TARGET_RESOLV_CONF,
+    ContainerdDaemon,
+    RunningTarget,
+)
 
 pytestmark = pytest.mark.containerd
 
@@ -125,6 +132,17 @@ class Terminal:
     async def close(self) -> None:
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def wait_for_process(command_line: bytes) -> None:
+    """Wait until some process on the host has exactly this command line."""
+    async with asyncio.timeout(RUN_TIMEOUT):
+        while True:
+            for entry in Path("/proc").iterdir():
+                with contextlib.suppress(OSError):
+                    if (entry / "cmdline").read_bytes() == command_line:
+                        return
+            await asyncio.sleep(0.05)
 
 
 async def test_the_runtime_reports_containerds_version(
@@ -244,6 +262,17 @@ async def test_the_targets_root_is_readable_at_the_documented_path(
     assert "own-root-is-the-debug-image" in output
 
 
+async def test_names_resolve_as_in_the_target_whose_network_is_shared(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    output, exit_code = await run(
+        runtime, debug_spec(busybox, "cat", "/etc/resolv.conf")
+    )
+
+    assert exit_code == 0
+    assert output.replace("\r\n", "\n") == TARGET_RESOLV_CONF
+
+
 async def test_a_target_without_a_shell_can_be_debugged(
     runtime: ContainerdRuntime, noshell_target: RunningTarget
 ) -> None:
@@ -300,9 +329,9 @@ async def test_ctrl_c_interrupts_a_sleep_in_the_shell(
     async with debug_container(runtime, debug_spec(busybox, "sh")) as container:
         await container.start()
         terminal = Terminal(container)
-        # The quotes keep the echoed command line from matching the output.
-        await container.write(b"echo sleep''ing; sleep 100\r")
-        await terminal.expect("sleeping")
+        await container.write(b"sleep 100\r")
+        # Only once sleep has been executed is it the terminal's foreground.
+        await wait_for_process(b"sleep\x00100\x00")
 
         await container.write(b"\x03")
         await container.write(b"echo status-$?\r")
@@ -455,6 +484,52 @@ async def test_remove_leaves_no_task_container_snapshot_lease_or_fifo(
     assert container.id not in containerd.lease_ids()
     assert not (tmp_path / "fifo" / container.id).exists()
     assert await asyncio.wait_for(container.wait(), RUN_TIMEOUT) == 137
+
+
+async def test_a_container_removed_before_it_starts_leaves_nothing(
+    runtime: ContainerdRuntime, busybox: Target, containerd: ContainerdDaemon
+) -> None:
+    container = await runtime.create_debug_container(debug_spec(busybox, "sh"))
+
+    await container.remove()
+
+    assert container.id not in containerd.container_ids()
+    assert container.id not in containerd.snapshot_keys()
+    assert container.id not in containerd.lease_ids()
+
+
+async def test_a_program_missing_from_the_image_is_refused_at_creation(
+    runtime: ContainerdRuntime, busybox: Target, containerd: ContainerdDaemon
+) -> None:
+    before = set(containerd.container_ids())
+
+    with pytest.raises(RuntimeFailure, match="/no/such/program"):
+        await runtime.create_debug_container(debug_spec(busybox, "/no/such/program"))
+
+    assert set(containerd.container_ids()) == before
+
+
+async def test_a_failed_creation_leaves_nothing_behind(
+    runtime: ContainerdRuntime,
+    busybox: Target,
+    containerd: ContainerdDaemon,
+    tmp_path: Path,
+) -> None:
+    before = (containerd.container_ids(), containerd.snapshot_keys())
+    leases = containerd.lease_ids()
+    gone = dataclasses.replace(busybox, pid=_pid_of_an_exited_process())
+
+    with pytest.raises(TargetNotRunning):
+        await runtime.create_debug_container(debug_spec(gone, "sh"))
+
+    assert (containerd.container_ids(), containerd.snapshot_keys()) == before
+    assert containerd.lease_ids() == leases
+    assert list((tmp_path / "fifo").glob("*")) == []
+
+
+def _pid_of_an_exited_process() -> int:
+    process = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True)
+    return int(process.stdout)
 
 
 async def test_orphans_of_dead_agents_are_removed_and_live_agents_keep_theirs(

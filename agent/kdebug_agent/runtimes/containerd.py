@@ -8,7 +8,9 @@ record with an OCI spec of our own, FIFOs for its terminal, a task.
 
 The debug container shares the target's pid, network and IPC namespaces (UTS on
 request, and the user namespace whenever the target has one of its own) and has
-a mount namespace of its own, rooted in the debug image.
+a mount namespace of its own, rooted in the debug image. When it shares the
+target's network, the target's `/etc/resolv.conf` and `/etc/hosts` are copied
+into it, so that names resolve as they do in the target.
 
 **The target's root filesystem** is reachable inside the debug container at
 `/target`, and the environment variable `KDEBUG_TARGET_ROOT` holds that path.

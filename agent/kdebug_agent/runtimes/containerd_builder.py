@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +120,14 @@ class DebugContainerBuilder:
         await self._create_lease(labels)
         mounts = await self._prepare_snapshot(config.chain_id)
         layers = layer_directories(mounts, host_root=self._host_root)
-        bind_mounts = self._target_files(spec.target)
         if layers:
-            make_mount_points(layers, files=bind_mounts)
+            make_mount_points(layers)
+            if "net" in spec.namespaces:
+                self._copy_target_files(spec.target, layers[0])
         oci_spec = build_spec(
             self._debug_process(spec, config, layers),
             cgroups_path=f"/{self._client.namespace}/{self._plan.container_id}",
             namespaces=self._shared_namespaces(spec),
-            bind_mounts=bind_mounts,
         )
         await self._create_container(image_name, oci_spec, labels)
         pipes = self._open_pipes()
@@ -234,16 +234,28 @@ class DebugContainerBuilder:
             gid_mappings=read_id_mappings(proc / "gid_map"),
         )
 
-    def _target_files(self, target: Target) -> dict[str, str]:
-        files: dict[str, str] = {}
+    def _copy_target_files(self, target: Target, upper: Path) -> None:
+        # The debug container shares the target's network, so it should resolve
+        # names as the target does. The files are copied, not bind-mounted: in a
+        # pod they are mounts in the target's mount namespace, and the kernel
+        # refuses to bind a mount of another mount namespace (EINVAL).
+        root = self._host_root / "proc" / str(target.pid) / "root"
         for path in TARGET_FILES:
-            source = f"/proc/{target.pid}/root{path}"
-            local = self._host_root / source.lstrip("/")
-            # A symbolic link would be resolved in the host's root rather than
-            # the target's, so only plain files are shared.
-            if local.is_file() and not local.is_symlink():
-                files[path] = source
-        return files
+            source = root / path.lstrip("/")
+            # An absolute link would be followed in the agent's root, not the
+            # target's, and so copy the wrong file.
+            if source.is_symlink():
+                continue
+            try:
+                content = source.read_bytes()
+            except OSError as error:
+                logger.info("The target's %s is not readable: %s.", path, error)
+                continue
+            copy = upper / path.lstrip("/")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            if copy.is_symlink():
+                copy.unlink()
+            copy.write_bytes(content)
 
     async def _create_container(
         self, image_name: str, oci_spec: dict[str, Any], labels: Mapping[str, str]
@@ -314,29 +326,20 @@ def layer_directories(mounts: list[Any], *, host_root: Path) -> list[Path]:
     return [host_root / d.lstrip("/") for d in directories if d]
 
 
-def make_mount_points(layers: list[Path], *, files: Iterable[str]) -> None:
-    """Create the spec's mount points the image lacks, in the writable layer.
+def make_mount_points(layers: list[Path]) -> None:
+    """Create the spec's mount point directories the image lacks, in its upper layer.
 
     runc creates missing mount points itself, but as the container's root: in a
-    user namespace of the target's that root cannot write to an image owned by
+    user namespace of the target's, that root cannot write to an image owned by
     the host's root. Made here, by the agent, they need no such write.
 
     Args:
         layers: the layer directories, the writable one first.
-        files: mount points that are files (bind-mounted files).
     """
-    wanted = [(path, True) for path in MOUNT_POINT_DIRECTORIES]
-    wanted += [(path, False) for path in files]
-    for path, is_directory in wanted:
+    for path in MOUNT_POINT_DIRECTORIES:
         relative = path.lstrip("/")
-        if any(os.path.lexists(layer / relative) for layer in layers):
-            continue
-        point = layers[0] / relative
-        point.parent.mkdir(parents=True, exist_ok=True)
-        if is_directory:
-            point.mkdir(mode=0o755)
-        else:
-            point.touch(mode=0o644)
+        if not any(os.path.lexists(layer / relative) for layer in layers):
+            (layers[0] / relative).mkdir(mode=0o755)
 
 
 def process_environment(image_env: tuple[str, ...], *, tty: bool) -> list[str]:
