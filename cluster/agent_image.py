@@ -35,7 +35,7 @@ AGENT_REPOSITORY = "ghcr.io/kdebug-tui/kdebug-agent"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3",)
-BASE_RECIPE = "1"
+BASE_RECIPE = "2"
 """Bump when the base recipe changes in a way its cache key would not notice."""
 IMAGE_RECIPE = "1"
 PYTHON_VERSION = "3.11"
@@ -43,6 +43,7 @@ PYTHON_VERSION = "3.11"
 SITE_PACKAGES = f"usr/local/lib/python{PYTHON_VERSION}/dist-packages"
 MANYLINUX_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux1")
 """Wheel platforms bookworm's glibc 2.36 runs; the agent's dependencies use these."""
+KEPT_IMAGE_BUILDS = 3
 IMAGE_ENV = (
     f"PATH={images.DEFAULT_PATH}",
     "LANG=C.UTF-8",
@@ -56,10 +57,12 @@ PRUNED = (
     "usr/share/doc",
     "usr/share/man",
     "usr/share/info",
+    "usr/share/locale",
     "etc/resolv.conf",
     "etc/hostname",
 )
-"""What the base keeps from no use: package caches, docs, the host's files."""
+"""What the base does without: package caches, documentation, translations of
+messages, and files copied from the host that the runtime provides anyway."""
 
 
 def agent_version() -> str:
@@ -87,12 +90,20 @@ def build_agent_image() -> Path:
 
     logger.info("Building the agent image %s.", agent_image_name())
     cached.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cached.parent) as scratch:
-        rootfs = Path(scratch) / "rootfs"
-        run(["cp", "-a", base, rootfs])
-        _install_agent(rootfs, Path(scratch))
-        partial = Path(scratch) / "agent.tar"
+    with tempfile.TemporaryDirectory(dir=cached.parent) as scratch_name:
+        scratch = Path(scratch_name)
+        rootfs = scratch / "rootfs"
+        # The agent goes into an overlay over the cached base, which stays as it
+        # is and need not be copied.
+        for directory in ("upper", "work", "rootfs"):
+            (scratch / directory).mkdir()
+        options = (
+            f"lowerdir={base},upperdir={scratch / 'upper'},workdir={scratch / 'work'}"
+        )
+        run(["mount", "-t", "overlay", "overlay", "-o", options, rootfs])
         try:
+            _install_agent(rootfs, scratch)
+            partial = scratch / "agent.tar"
             images.build_image(
                 agent_image_name(),
                 rootfs,
@@ -102,7 +113,10 @@ def build_agent_image() -> Path:
             )
         except images.ImageBuildError as error:
             raise ClusterError(f"Building the agent image failed: {error}") from error
+        finally:
+            unmount_below(rootfs)
         os.replace(partial, cached)
+    _prune_image_cache(keep=cached.parent)
     return cached
 
 
@@ -210,6 +224,17 @@ def _image_key(base: Path) -> str:
         ):
             digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _prune_image_cache(*, keep: Path) -> None:
+    # Each change to the agent's sources makes a new image; keep the newest few.
+    builds = sorted(
+        (path for path in keep.parent.iterdir() if path != keep and path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in builds[KEPT_IMAGE_BUILDS - 1 :]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _remove(path: Path) -> None:

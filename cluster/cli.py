@@ -5,14 +5,19 @@ start; what a caller may want to capture (paths) goes to standard output.
 """
 
 import argparse
+import fcntl
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from cluster import layout, lifecycle
 from cluster.errors import ClusterError
+
+LOCK_FILE = layout.CACHE_DIR / "cluster.lock"
+"""Held by `up` and `down`; it lives in the cache, which `down` leaves alone."""
 
 KUBECONFIGS = {
     "admin": layout.ADMIN_KUBECONFIG,
@@ -42,10 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     try:
-        if arguments.command == "up":
-            return _up()
-        if arguments.command == "down":
-            return _down(purge=arguments.purge)
+        if arguments.command in ("up", "down"):
+            with _exclusive():
+                if arguments.command == "up":
+                    return _up()
+                return _down(purge=arguments.purge)
         if arguments.command == "status":
             return _status(as_json=arguments.json)
         print(KUBECONFIGS[arguments.user])
@@ -53,6 +59,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClusterError as error:
         print(f"cluster {arguments.command} failed: {error}", file=sys.stderr)
         return 1
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    # Two `up`s, or an `up` and a `down`, at once would trip over each other.
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK_FILE.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logging.getLogger(__name__).info(
+                "Another scripts/cluster up or down is running; waiting for it."
+            )
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _up() -> int:
@@ -98,11 +119,11 @@ def _status(*, as_json: bool) -> int:
         print(json.dumps(state, indent=2))
     else:
         for name, pid in state["daemons"].items():
-            print(f"{name:24} {'running, PID ' + str(pid) if pid else 'stopped'}")
-        print(f"{'node ' + layout.NODE_NAME:24} {state['node']}")
+            print(f"{name:32} {'running, PID ' + str(pid) if pid else 'stopped'}")
+        print(f"{'node ' + layout.NODE_NAME:32} {state['node']}")
         for key, value in state.items():
             if key not in ("daemons", "node"):
-                print(f"{key.replace('_', ' '):24} {value}")
+                print(f"{key.replace('_', ' '):32} {value}")
     return 0 if running and ready else 1
 
 

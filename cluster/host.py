@@ -4,12 +4,14 @@ Packages come from Debian through apt, with a policy-rc.d in place during the
 install so that Debian does not start etcd or containerd as system services; the
 cluster runs its own instances with its own paths. kubelet rewrites a few kernel
 settings when it starts (panic on oops among them), so their earlier values are
-recorded before the first start and put back by `down`.
+recorded before the first start and put back by `down`, which also removes the two
+directories that kubelet and containerd create at fixed places.
 """
 
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from cluster import layout
@@ -45,6 +47,11 @@ KUBELET_SYSCTLS = (
     "kernel.keys.root_maxbytes",
 )
 """Kernel settings kubelet overwrites at start when protectKernelDefaults is off."""
+
+FIXED_PATHS = (Path("/var/lib/kubelet"), Path("/var/lib/cni"))
+"""Paths used whatever the configuration: kubelet's device-plugin socket lives
+under the first (kubelet v1.34 hard-codes it), libcni caches results under the
+second (containerd 1.6 does not let its cache directory be set)."""
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 POLICY_DENY_ALL = "#!/bin/sh\n# Written by kdebug-tui's cluster script.\nexit 101\n"
@@ -92,26 +99,35 @@ def install_packages() -> None:
             POLICY_RC_D.unlink()
 
 
-def record_kernel_settings() -> None:
-    """Remember the kernel settings kubelet will change, once per boot."""
+def record_host_state() -> None:
+    """Remember the kernel settings kubelet will change and the fixed paths it
+    and containerd will create, once per boot."""
     if layout.HOST_STATE_FILE.exists():
         return
-    values = {name: _read_sysctl(name) for name in KUBELET_SYSCTLS}
+    state = {
+        "sysctls": {name: _read_sysctl(name) for name in KUBELET_SYSCTLS},
+        "created": [str(path) for path in FIXED_PATHS if not path.exists()],
+    }
     layout.HOST_STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    layout.HOST_STATE_FILE.write_text(json.dumps({"sysctls": values}, indent=2))
+    layout.HOST_STATE_FILE.write_text(json.dumps(state, indent=2))
 
 
-def restore_kernel_settings() -> None:
-    """Put back the kernel settings recorded before kubelet first started."""
+def restore_host_state() -> None:
+    """Put back the recorded kernel settings and remove the fixed paths that did
+    not exist before the cluster first started."""
     try:
-        recorded = json.loads(layout.HOST_STATE_FILE.read_text())["sysctls"]
+        state = json.loads(layout.HOST_STATE_FILE.read_text())
     except FileNotFoundError:
         return
 
-    for name, value in recorded.items():
+    for name, value in state["sysctls"].items():
         if _read_sysctl(name) != value:
             logger.info("Restoring the kernel setting %s to %s.", name, value)
             _sysctl_path(name).write_text(f"{value}\n")
+    for created in map(Path, state.get("created", [])):
+        if created.exists():
+            logger.info("Removing %s, which the cluster created.", created)
+            shutil.rmtree(created)
     layout.HOST_STATE_FILE.unlink()
 
 

@@ -5,11 +5,14 @@ the agent image from `cluster.agent_image`, and all of them are imported into th
 `k8s.io` namespace of the cluster's containerd, where kubelet finds them.
 """
 
+import json
 import logging
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from cluster import agent_image, images, layout
+from cluster.commands import run
 from cluster.errors import ClusterError
 
 logger = logging.getLogger(__name__)
@@ -66,10 +69,47 @@ def build_all() -> BuiltImages:
 
 
 def import_all(built: BuiltImages) -> None:
-    """Import the images into the k8s.io namespace of the cluster's containerd."""
+    """Import the images into the k8s.io namespace of the cluster's containerd.
+
+    An image that containerd already holds under the same name and manifest
+    digest is left alone.
+    """
+    present = _present_images()
     for tar in built.tars:
-        logger.info("Importing %s into containerd.", tar.name)
+        name, digest = _name_and_digest(tar)
+        if present.get(name) == digest:
+            logger.info("containerd already has %s.", name)
+            continue
+        logger.info("Importing %s into containerd.", name)
         try:
             images.import_image(tar, address=layout.CONTAINERD_SOCKET)
         except images.ImageBuildError as error:
             raise ClusterError(f"Importing {tar} failed: {error}") from error
+
+
+def _present_images() -> dict[str, str]:
+    listing = run(
+        [
+            "ctr",
+            "--address",
+            layout.CONTAINERD_SOCKET,
+            "--namespace",
+            "k8s.io",
+            "images",
+            "ls",
+        ]
+    ).stdout.splitlines()
+    # Columns: REF TYPE DIGEST SIZE PLATFORMS LABELS; the first line is a header.
+    return {
+        fields[0]: fields[2] for line in listing[1:] if len(fields := line.split()) > 2
+    }
+
+
+def _name_and_digest(tar: Path) -> tuple[str, str]:
+    with tarfile.open(tar) as layout_tar:
+        member = layout_tar.extractfile("index.json")
+        if member is None:
+            raise ClusterError(f"{tar} has no index.json; it is not an image layout.")
+        index = json.load(member)
+    manifest = index["manifests"][0]
+    return manifest["annotations"]["io.containerd.image.name"], manifest["digest"]

@@ -152,7 +152,7 @@ def _start_control_plane(
 ) -> None:
     for directory in (layout.RUN_DIR, layout.DATA_DIR, layout.LOG_DIR):
         directory.mkdir(parents=True, exist_ok=True)
-    host.record_kernel_settings()
+    host.record_host_state()
     pki.ensure_pki(node_ip)
     network.set_up()
     network.write_cni_config()
@@ -250,14 +250,22 @@ def _deploy_samples(images: ClusterImages) -> None:
     # Pods are refused until the service-account controller made the default
     # account and the root CA publisher the CA bundle in their namespace.
     def accounts_ready() -> str | None:
-        for namespace in (*SAMPLE_NAMESPACES, layout.AGENT_NAMESPACE):
-            for kind, name in (
-                ("serviceaccount", "default"),
-                ("configmap", "kube-root-ca.crt"),
-            ):
-                result = kubectl("-n", namespace, "get", kind, name, check=False)
-                if not result:
-                    return f"{kind} {name} is missing in namespace {namespace}"
+        wanted = {*SAMPLE_NAMESPACES, layout.AGENT_NAMESPACE}
+        accounts = get_json(
+            "serviceaccounts", "-A", "--field-selector=metadata.name=default"
+        )
+        bundles = get_json(
+            "configmaps", "-A", "--field-selector=metadata.name=kube-root-ca.crt"
+        )
+        for kind, listing in (
+            ("service account default", accounts),
+            ("configmap kube-root-ca.crt", bundles),
+        ):
+            missing = wanted - {
+                item["metadata"]["namespace"] for item in listing["items"]
+            }
+            if missing:
+                return f"{kind} is missing in {', '.join(sorted(missing))}"
         return None
 
     wait_until(accounts_ready, what="the default service accounts", timeout=60)

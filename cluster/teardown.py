@@ -62,7 +62,7 @@ def tear_down(*, purge: bool = False) -> list[str]:
     unmount_below(*MOUNT_PREFIXES)
     network.tear_down()
     _remove_kubepods_cgroups()
-    host.restore_kernel_settings()
+    host.restore_host_state()
 
     for directory in (layout.RUN_DIR, layout.DATA_DIR, layout.CONFIG_DIR):
         _remove_tree(directory)

@@ -279,6 +279,7 @@ def test_kubectl_debug_shares_the_process_namespace_of_the_target(
             "web",
             f"--image={cluster.images.tools}",
             "--image-pull-policy=Never",
+            "--profile=general",
             "--target=web",
             "--",
             "sh",
@@ -306,7 +307,7 @@ def test_kubectl_debug_shares_the_process_namespace_of_the_target(
 
     try:
         # kubectl waits for the ephemeral container, then attaches to its shell.
-        read_until(b"press enter", 90)
+        read_until(b"/ # ", 90)
         os.write(primary, b"ps -o pid,comm | grep -c httpd; echo marker-$((6*7))\n")
         read_until(b"marker-42", 30)
         os.write(primary, b"exit\n")
@@ -399,7 +400,12 @@ class TestUsersRbac:
         )
         assert self.can_i(cluster, user, "create", "pods", "-n", "default") == "yes"
         assert self.can_i(cluster, user, "create", "pods", "-n", DEMO_NAMESPACE) == "no"
-        assert self.can_i(cluster, user, "create", "pods/exec", "-n", "default") == "no"
+        assert (
+            self.can_i(
+                cluster, user, "create", "pods", "--subresource=exec", "-n", "default"
+            )
+            == "no"
+        )
 
     def test_the_user_may_run_and_port_forward_to_a_pod_in_the_agent_namespace(
         self, kubernetes_cluster: KubernetesCluster
@@ -433,7 +439,13 @@ class TestUsersRbac:
         restricted = cluster.user_no_portforward_kubeconfig
         assert (
             self.can_i(
-                cluster, restricted, "create", "pods/portforward", "-n", "default"
+                cluster,
+                restricted,
+                "create",
+                "pods",
+                "--subresource=portforward",
+                "-n",
+                "default",
             )
             == "no"
         )
