@@ -25,7 +25,6 @@ from textual.worker import Worker, WorkerState
 
 from kdebug_agent.protocol import KdebugError
 from kdebug_tui.backend.browse import ClusterBrowser
-from kdebug_tui.backend.errors import ClientError
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.commands import ALL_NAMESPACES, Command, suggestions
@@ -35,7 +34,7 @@ from kdebug_tui.connections import (
     KubeFactory,
     connect_kube,
 )
-from kdebug_tui.messages import WorkerFailed
+from kdebug_tui.messages import WorkerFailed, describe_failure
 from kdebug_tui.screens.browser_screen import BrowserScreen
 from kdebug_tui.screens.confirm import ConfirmScreen
 from kdebug_tui.screens.contexts import ContextsScreen
@@ -114,7 +113,7 @@ class KdebugApp(App[int]):
 
     def show_mode(self, mode: str) -> None:
         """Show the browser or a debug tab."""
-        if mode in (BROWSER, *self._debug_screens):
+        if mode == BROWSER or any(tab.mode == mode for tab in self.tabs):
             self.switch_mode(mode)
             self.tabs_changed.publish(None)
 
@@ -390,10 +389,10 @@ class KdebugApp(App[int]):
 
     def report_failure(self, worker: Worker[object], error: BaseException) -> None:
         """Tell the user about a failure: an error view, or a notification."""
-        if isinstance(error, ClientError):
-            title, message, hint = _title(worker.group), str(error), error.hint
-        elif isinstance(error, KdebugError):
-            title, message, hint = _title(worker.group), str(error), ""
+        described = describe_failure(error)
+        if described is not None:
+            title = _title(worker.group)
+            message, hint = described
         else:
             logger.error("A worker failed unexpectedly.", exc_info=error)
             title = "Unexpected error"

@@ -10,6 +10,11 @@ user as a traceback.
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState
+from urllib3.exceptions import HTTPError
+
+from kdebug_agent.protocol import KdebugError
+
+UNREACHABLE_HINT = "Check that the cluster is up and the kubeconfig points at it."
 
 
 class WorkerFailed(Message):
@@ -29,3 +34,18 @@ class ForwardsWorkerFailures(MessagePump):
         worker = event.worker
         if event.state is WorkerState.ERROR and worker.error is not None:
             self.post_message(WorkerFailed(worker, worker.error))
+
+
+def describe_failure(error: BaseException) -> tuple[str, str] | None:
+    """Say what failed and what to do, or None when the failure is a bug.
+
+    Returns:
+        The cause in a sentence and a hint (possibly empty).
+    """
+    if isinstance(error, KdebugError):
+        return str(error), getattr(error, "hint", "")
+    if isinstance(error, HTTPError):
+        # The client library lets connection failures through unwrapped.
+        reason = getattr(error, "reason", None) or error
+        return f"The API server could not be reached: {reason}.", UNREACHABLE_HINT
+    return None

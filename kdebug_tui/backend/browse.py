@@ -223,13 +223,21 @@ class ResourceWatch(Generic[T]):
         self._lock = threading.Lock()
         self._response: Any = None
 
-    def events(self) -> Iterator[WatchEvent[T]]:
-        """Yield events until stopped; see `Watch.events`."""
+    def events(self, *, since: str = "") -> Iterator[WatchEvent[T]]:
+        """Yield events until stopped; see `Watch.events`.
+
+        Args:
+            since: Watch from this resource version instead of listing first,
+                for a caller that already holds the objects as of that version.
+        """
         failures = 0
         while not self._stopped.is_set():
             try:
-                items, version = self._list()
-                yield Listed(tuple(items))
+                if since:
+                    version, since = since, ""
+                else:
+                    items, version = self._list()
+                    yield Listed(tuple(items))
                 failures = 0
                 while not self._stopped.is_set():
                     version = yield from self._watch(version)

@@ -40,7 +40,7 @@ AGES_SECONDS = 5.0
 """How often ages are redrawn when nothing else changed."""
 
 
-class BrowserScreen(ForwardsWorkerFailures, Screen[None]):
+class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False):
     """The frame of a browser view; subclasses compose the body and fill tables."""
 
     CSS_PATH = "browser.tcss"

@@ -26,7 +26,7 @@ from kdebug_agent.protocol import (
 )
 from kdebug_tui.backend.errors import AgentConnectionError
 from kdebug_tui.backend.session import DebugSession, SessionState, session_failure
-from kdebug_tui.messages import ForwardsWorkerFailures
+from kdebug_tui.messages import ForwardsWorkerFailures, describe_failure
 from kdebug_tui.tabs import DebugTab
 from kdebug_tui.widgets.progress_log import ProgressLog
 from kdebug_tui.widgets.tab_bar import TabBar
@@ -217,7 +217,8 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
 
 
 def _sentence(error: BaseException | None) -> str:
-    if error is None:
-        return "The session ended."
-    hint = getattr(error, "hint", "")
-    return f"{error}\n{hint}" if hint else str(error)
+    described = describe_failure(error) if error is not None else None
+    if described is None:
+        return f"{type(error).__name__}: {error}"
+    message, hint = described
+    return f"{message}\n{hint}" if hint else message

@@ -131,8 +131,11 @@ class ProgressLog(Widget):
             text.append(f"{stage.message}\n")
         if self.ended is not None:
             total = f"{self.ended - self.started:.2f} s"
-            style = "progress-log--failed" if self.failed else "progress-log--done"
-            text.append(
-                f"\n{self.outcome} ({total})", self.get_component_rich_style(style)
-            )
+            if self.failed:
+                failed = self.get_component_rich_style("progress-log--failed")
+                text.append(f"\nFailed after {total}:\n", failed)
+                text.append(self.outcome)
+            else:
+                done = self.get_component_rich_style("progress-log--done")
+                text.append(f"\n{self.outcome} ({total})", done)
         return text

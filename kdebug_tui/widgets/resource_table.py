@@ -66,7 +66,7 @@ def compile_filter(text: str) -> tuple[re.Pattern[str] | None, bool]:
         return re.compile(re.escape(text), re.IGNORECASE), inverted
 
 
-class ResourceTable(ScrollView, can_focus=True):
+class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
     """A table with a fixed header, a row cursor and a live filter."""
 
     DEFAULT_CSS = """

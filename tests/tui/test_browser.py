@@ -1,0 +1,356 @@
+"""The browser: drilling in and out, k9s keys, the live filter, `:` commands, help."""
+
+import pytest
+
+from kdebug_tui.screens.contexts import ContextsScreen
+from kdebug_tui.screens.help import HelpScreen
+from kdebug_tui.screens.namespaces import NamespacesScreen
+from kdebug_tui.screens.pod import PodScreen
+from kdebug_tui.screens.pods import PodsScreen
+from kdebug_tui.widgets.prompt_bar import PromptBar
+from kdebug_tui.widgets.resource_table import ResourceTable
+from tests.tui.conftest import AppFactory
+from tests.tui.pilot_helpers import (
+    notices,
+    screen_text,
+    table_keys,
+    wait_for_rows,
+    wait_until,
+)
+
+pytestmark = pytest.mark.tui
+
+SIZE = (120, 30)
+SHOP_PODS = [
+    "shop/api-5c8b7f-9qz4t",
+    "shop/db-0",
+    "shop/migrate-28911-lx9",
+    "shop/web-7d4f9c6b5-x2k8p",
+    "shop/worker-6f9d8-crash",
+]
+
+
+def highlighted(app: object) -> str | None:
+    """The key under the cursor of the current screen's focused table."""
+    table = app.screen.focused  # type: ignore[attr-defined]
+    assert isinstance(table, ResourceTable)
+    return table.highlighted_key
+
+
+class TestNavigation:
+    """Enter drills from contexts to a pod, Esc climbs back, j/k and arrows move."""
+
+    async def test_it_opens_on_the_pods_of_the_current_contexts_namespace(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            assert [type(s) for s in app.screen_stack] == [
+                ContextsScreen,
+                NamespacesScreen,
+                PodsScreen,
+            ]
+            assert table_keys(app) == SHOP_PODS
+            assert " dev ▸ shop ▸ pods (5)" in screen_text(app)
+            assert "3 (42m ago)" in screen_text(app)
+
+    async def test_j_k_and_the_arrows_move_the_cursor(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # Two down with j and an arrow, one up with k.
+            await pilot.press("j", "down", "k")
+            assert highlighted(app) == "shop/db-0"
+            # G jumps to the last pod, g back to the first.
+            await pilot.press("G")
+            assert highlighted(app) == "shop/worker-6f9d8-crash"
+            await pilot.press("g")
+            assert highlighted(app) == "shop/api-5c8b7f-9qz4t"
+
+    async def test_enter_shows_a_pods_containers_and_events_and_esc_goes_back(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # Drill into the crashing worker.
+            await pilot.press("G", "enter")
+            await wait_for_rows(pilot, "#events")
+            assert isinstance(app.screen, PodScreen)
+            assert table_keys(app, "#containers") == ["worker"]
+            text = screen_text(app)
+            assert "waiting: CrashLoopBackOff" in text
+            assert "Back-off restarting failed container" in text
+
+            # Esc climbs back: the pods, the namespaces, the contexts.
+            await pilot.press("escape")
+            assert isinstance(app.screen, PodsScreen)
+            assert highlighted(app) == "shop/worker-6f9d8-crash"
+            await pilot.press("escape")
+            assert isinstance(app.screen, NamespacesScreen)
+            await wait_until(pilot, lambda: highlighted(app) == "shop", what="shop")
+            await pilot.press("escape")
+            assert isinstance(app.screen, ContextsScreen)
+            await wait_for_rows(pilot)
+            assert table_keys(app) == ["dev", "prod"]
+            # The root stays put on another Esc.
+            await pilot.press("escape")
+            assert isinstance(app.screen, ContextsScreen)
+
+    async def test_enter_on_a_namespace_and_on_all_lists_their_pods(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+            await pilot.press("escape")
+            await wait_for_rows(pilot)
+
+            # kube-system is the third row, after "all" and default.
+            await pilot.press("g", "j", "j", "enter")
+            await wait_for_rows(pilot)
+            assert table_keys(app) == ["kube-system/coredns-6f6b679f8f-abcde"]
+
+            # Back, then "all": every pod, with a namespace column.
+            await pilot.press("escape", "g", "enter")
+            await wait_for_rows(pilot)
+            assert isinstance(app.screen, PodsScreen) and app.screen.namespace == ""
+            assert len(table_keys(app)) == 6
+            assert "NAMESPACE" in screen_text(app)
+            assert "all namespaces ▸ pods (6)" in screen_text(app)
+
+    async def test_enter_on_a_context_lists_its_namespaces(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+            await pilot.press("escape", "escape")
+            await wait_for_rows(pilot)
+
+            # The second context.
+            await pilot.press("j", "enter")
+            await wait_for_rows(pilot)
+            assert isinstance(app.screen, NamespacesScreen)
+            assert app.screen.context == "prod"
+            assert app.active_context == "prod"
+
+
+class TestFilter:
+    """`/` filters the rows as you type; Esc clears the filter before going back."""
+
+    async def test_each_key_typed_narrows_the_rows(self, fixed_app: AppFactory) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # Open the filter and type "w", then "e".
+            await pilot.press("slash", "w")
+            assert table_keys(app) == [
+                "shop/web-7d4f9c6b5-x2k8p",
+                "shop/worker-6f9d8-crash",
+            ]
+            await pilot.press("e")
+            assert table_keys(app) == ["shop/web-7d4f9c6b5-x2k8p"]
+            assert "/we" in screen_text(app)
+            assert "pods (1/5)" in screen_text(app)
+
+    async def test_enter_keeps_the_filter_and_esc_then_clears_it(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # Filter on the status column, keep it with Enter.
+            await pilot.press("slash", *"crash", "enter")
+            assert not app.screen.query_one(PromptBar).is_open
+            assert isinstance(app.screen.focused, ResourceTable)
+            assert table_keys(app) == ["shop/worker-6f9d8-crash"]
+
+            # The first Esc clears the filter and stays; the second goes back.
+            await pilot.press("escape")
+            assert isinstance(app.screen, PodsScreen)
+            assert table_keys(app) == SHOP_PODS
+            await pilot.press("escape")
+            assert isinstance(app.screen, NamespacesScreen)
+
+    async def test_esc_in_the_prompt_drops_the_filter(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("slash", "d", "b", "escape")
+            assert table_keys(app) == SHOP_PODS
+            assert isinstance(app.screen, PodsScreen)
+
+    async def test_a_leading_bang_inverts_and_a_regex_matches(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # Every pod not running.
+            await pilot.press("slash", *"!Running")
+            assert table_keys(app) == [
+                "shop/migrate-28911-lx9",
+                "shop/worker-6f9d8-crash",
+            ]
+            # A regular expression, anchored at a cell start.
+            await pilot.press("ctrl+u", *"^(db|api)")
+            assert table_keys(app) == ["shop/api-5c8b7f-9qz4t", "shop/db-0"]
+
+    async def test_the_cursor_stays_on_its_pod_while_the_filter_changes(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+            await pilot.press("G")
+
+            await pilot.press("slash", "w", "enter")
+            assert highlighted(app) == "shop/worker-6f9d8-crash"
+
+
+class TestCommands:
+    """`:` commands switch namespace, context and view, as in k9s."""
+
+    async def test_ns_name_lists_that_namespaces_pods(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("colon", *"ns kube-system", "enter")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, PodsScreen)
+                    and app.screen.namespace == "kube-system"
+                ),
+                what="the pods of kube-system",
+            )
+            await wait_for_rows(pilot)
+            assert table_keys(app) == ["kube-system/coredns-6f6b679f8f-abcde"]
+            # Esc goes to the namespaces with kube-system highlighted.
+            await pilot.press("escape")
+            await wait_until(
+                pilot, lambda: highlighted(app) == "kube-system", what="kube-system"
+            )
+
+    async def test_ns_alone_lists_the_namespaces(self, fixed_app: AppFactory) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("colon", "n", "s", "enter")
+            await wait_for_rows(pilot)
+            assert isinstance(app.screen, NamespacesScreen)
+            assert len(app.screen_stack) == 2
+
+    async def test_pods_all_lists_every_namespaces_pods(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("colon", *"pods all", "enter")
+            await wait_until(pilot, lambda: len(table_keys(app)) == 6, what="six pods")
+            assert app.screen.namespace == ""  # type: ignore[attr-defined]
+
+    async def test_ctx_name_opens_that_contexts_default_namespace(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("colon", *"ctx prod", "enter")
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, PodsScreen) and app.screen.context == "prod"
+                ),
+                what="the pods of prod",
+            )
+            assert app.screen.namespace == "default"  # type: ignore[attr-defined]
+            assert "prod ▸ default ▸ pods" in screen_text(app)
+
+    async def test_unknown_commands_and_contexts_are_explained(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("colon", *"deploy", "enter")
+            await pilot.press("colon", *"ctx staging", "enter")
+            await wait_until(pilot, lambda: len(notices(app)) == 2, what="two notices")
+            messages = notices(app)
+            assert "There is no command `deploy`" in messages[0]
+            assert (
+                "There is no context staging; the contexts are dev, prod."
+                in (messages[1])
+            )
+            assert isinstance(app.screen, PodsScreen)
+
+    async def test_q_quits_when_no_session_is_open(self, fixed_app: AppFactory) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("colon", "q", "enter")
+            await wait_until(pilot, lambda: app.return_code == 0, what="the exit")
+            assert app.shut_down_cleanly
+
+
+class TestHelp:
+    """`?` lists every key of the view, the commands and the tab commands."""
+
+    async def test_help_lists_the_views_keys_commands_and_tab_keys(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(120, 60)) as pilot:
+            await wait_for_rows(pilot)
+
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            keys_of = {
+                what: keys
+                for section in app.screen.sections
+                for keys, what in section.entries
+            }
+            assert keys_of["Up"] == "↑ k"
+            assert keys_of["Down"] == "↓ j"
+            assert keys_of["Last row"] == "end G"
+            assert keys_of["Filter"] == "/"
+            assert keys_of["Command"] == ":"
+            assert keys_of["Debug"] == "d"
+            assert keys_of["Debug with…"] == "D"
+            assert keys_of["Back"] == "esc"
+            assert keys_of["Open"] == "⏎"
+            assert keys_of["Quit"] == "^c ^q"
+            assert keys_of["Tab commands"] == "^]"
+            assert keys_of["Next tab"] == "]"
+            assert "Scroll Left" not in keys_of
+            assert (
+                keys_of["the namespaces of the context, or the pods of namespace NAME"]
+                == ":ns [NAME|all]"
+            )
+            assert keys_of["close the tab, ending its session"] == "^] x"
+
+            # Esc closes the help.
+            await pilot.press("escape")
+            assert isinstance(app.screen, PodsScreen)

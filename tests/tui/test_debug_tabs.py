@@ -1,0 +1,410 @@
+"""Launching debug tabs, the launch dialog, switching tabs, the leader key, quitting.
+
+These tests need a session that stays open, so their API server accepts
+connections and never answers: each tab stays in its first launch stage, which
+is all the tab machinery needs. Launch failures use a closed port. The same
+flows against the real cluster are in `test_cluster.py`.
+"""
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Checkbox, Input, RadioButton
+
+from kdebug_tui.backend.session import SessionState
+from kdebug_tui.screens.confirm import ConfirmScreen
+from kdebug_tui.screens.debug import DebugScreen
+from kdebug_tui.screens.error import ErrorScreen
+from kdebug_tui.screens.launch import LaunchScreen
+from kdebug_tui.screens.leader import LeaderScreen
+from kdebug_tui.screens.pod import PodScreen
+from kdebug_tui.screens.pods import PodsScreen
+from kdebug_tui.screens.scrollback import ScrollbackScreen
+from kdebug_tui.tabs import DebugTarget
+from kdebug_tui.widgets.progress_log import ProgressLog
+from kdebug_tui.widgets.tab_bar import TabBar
+from kdebug_tui.widgets.terminal_view import TerminalView
+from tests.tui.conftest import AppFactory
+from tests.tui.pilot_helpers import notices, screen_text, wait_for_rows, wait_until
+
+pytestmark = pytest.mark.tui
+
+SIZE = (120, 34)
+LEADER = "ctrl+right_square_bracket"
+WEB = "web-7d4f9c6b5-x2k8p"
+
+
+async def open_web_tab(pilot: object) -> None:
+    """Highlight the web pod (fourth row) and press d."""
+    await wait_for_rows(pilot)  # type: ignore[arg-type]
+    await pilot.press("g", "j", "j", "j", "d")  # type: ignore[attr-defined]
+    await wait_until(
+        pilot,  # type: ignore[arg-type]
+        lambda: pilot.app.current_mode != "browser",  # type: ignore[attr-defined]
+        what="the debug tab",
+    )
+
+
+class TestLaunching:
+    """`d` opens a tab on the pod's container with the default options."""
+
+    async def test_d_opens_a_connecting_tab_with_the_settings_defaults(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig, image="busybox:1.36", privileged=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+
+            [tab] = app.tabs
+            assert tab.target == DebugTarget("dev", "shop", WEB, "nginx")
+            assert tab.options.image == "busybox:1.36"
+            assert tab.options.privileged is False
+            assert tab.agent_namespace == "default"
+            assert tab.state is SessionState.CONNECTING
+            # The tab bar and the launch stages say so.
+            await wait_until(
+                pilot,
+                lambda: "Reading pod shop/web" in screen_text(app),
+                what="the first launch stage",
+            )
+            text = screen_text(app)
+            assert f"1 {WEB}/nginx · connecting" in text
+            assert "Debugging shop/web-7d4f9c6b5-x2k8p/nginx." in text
+
+    async def test_a_pod_with_several_containers_asks_which_one(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # api has two containers and no default one.
+            await pilot.press("g", "d")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, PodScreen), what="the pod view"
+            )
+            assert app.tabs == []
+            assert "has several containers (api, envoy)" in notices(app)[0]
+
+            # On the pod view, d debugs the highlighted container.
+            await wait_for_rows(pilot, "#containers")
+            await pilot.press("j", "d")
+            await wait_until(pilot, lambda: len(app.tabs) == 1, what="a tab")
+            assert app.tabs[0].target.container == "envoy"
+
+    async def test_a_container_that_is_not_running_is_refused(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # The crashing worker is the last pod.
+            await pilot.press("G", "d")
+            await wait_until(pilot, lambda: bool(notices(app)), what="a notice")
+            assert app.tabs == []
+            assert isinstance(app.screen, PodsScreen)
+            assert (
+                "is waiting: CrashLoopBackOff; only a running container"
+                in (notices(app)[0])
+            )
+
+    async def test_a_failed_launch_shows_the_cause_and_what_to_do(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
+            )
+            error = app.screen
+            assert isinstance(error, ErrorScreen)
+            assert error.title_text == "The debug session failed"
+            assert error.message.startswith("The API server could not be reached")
+            assert (
+                error.hint
+                == "Check that the cluster is up and the kubeconfig points at it."
+            )
+            assert "Traceback" not in screen_text(app)
+            assert app.tabs[0].state is SessionState.FAILED
+
+            # Closing the error leaves the tab with its launch log.
+            await pilot.press("escape")
+            assert isinstance(app.screen, DebugScreen)
+            progress = app.screen.query_one(ProgressLog)
+            assert progress.failed
+            assert "failed" in screen_text(app)
+
+
+class TestLaunchDialog:
+    """`D` asks for the image, command, namespaces, profile, pull policy and so on."""
+
+    async def test_the_dialog_starts_from_the_settings(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app(image="busybox:1.36", namespaces="pid,net", pull_policy="Never")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+
+            # D on the db pod, whose default container is postgres.
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+            assert dialog.query_one("#image", Input).value == "busybox:1.36"
+            assert dialog.query_one("#ns-pid", Checkbox).value
+            assert dialog.query_one("#ns-net", Checkbox).value
+            assert not dialog.query_one("#ns-ipc", Checkbox).value
+            assert dialog.query_one("#privileged", RadioButton).value
+            assert dialog.query_one("#pull-Never", RadioButton).value
+            assert dialog.query_one("#agent-namespace", Input).value == "default"
+            request = dialog.request()
+            assert request.container == "postgres"
+
+    async def test_what_is_typed_becomes_the_tabs_launch_options(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+
+            # Another image and a command with quoting.
+            await pilot.press("ctrl+u", *"alpine:3.20", "tab")
+            await pilot.press(*"sh -c 'ps; sleep 9'")
+            # Join uts as well, run unprivileged, pull always, another agent ns.
+            await pilot.click("#ns-uts")
+            await pilot.click("#unprivileged")
+            await pilot.click("#pull-Always")
+            agent_namespace = dialog.query_one("#agent-namespace", Input)
+            agent_namespace.value = "debuggers"
+            await pilot.press("ctrl+s")
+
+            await wait_until(pilot, lambda: len(app.tabs) == 1, what="a tab")
+            [tab] = app.tabs
+            assert tab.target.container == "postgres"
+            assert tab.options.image == "alpine:3.20"
+            assert tab.options.command == ("sh", "-c", "ps; sleep 9")
+            assert tab.options.namespaces == ("pid", "net", "ipc", "uts")
+            assert tab.options.privileged is False
+            assert tab.options.pull_policy == "Always"
+            assert tab.agent_namespace == "debuggers"
+
+    async def test_invalid_fields_are_explained_and_the_dialog_stays(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+            await pilot.press("g", "j", "D")
+
+            # An unbalanced quote in the command.
+            await pilot.press("tab", *"sh -c 'ps", "enter")
+            assert isinstance(app.screen, LaunchScreen)
+            assert "cannot be split into words" in screen_text(app)
+            assert app.tabs == []
+
+            # Esc cancels without a tab.
+            await pilot.press("escape")
+            assert isinstance(app.screen, PodsScreen)
+            assert app.tabs == []
+
+
+class TestTabs:
+    """Tabs live beside the browser; ] and [ or the leader key switch between them."""
+
+    async def test_brackets_cycle_through_the_browser_and_the_tabs(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            # Back to the browser, then a second tab on db.
+            await pilot.press(LEADER, "b")
+            assert app.current_mode == "browser"
+            await pilot.press("k", "k", "d")
+            await wait_until(pilot, lambda: len(app.tabs) == 2, what="two tabs")
+            assert app.current_mode == app.tabs[1].mode
+
+            labels = [label.text for label in app.screen.query_one(TabBar).labels]
+            assert labels == [
+                "⌂ browser",
+                f"1 {WEB}/nginx · connecting",
+                "2 db-0/postgres · connecting",
+            ]
+
+            # From a terminal: leader n wraps to the browser, leader p comes back.
+            await pilot.press(LEADER, "n")
+            assert app.current_mode == "browser"
+            await pilot.press(LEADER, "p")
+            assert app.current_mode == app.tabs[1].mode
+            # From the browser: ] and [.
+            await pilot.press(LEADER, "b", "right_square_bracket")
+            assert app.current_mode == app.tabs[0].mode
+            await pilot.press(LEADER, "b", "left_square_bracket")
+            assert app.current_mode == app.tabs[1].mode
+            # Leader and a number.
+            await pilot.press(LEADER, "1")
+            assert app.current_mode == app.tabs[0].mode
+
+    async def test_closing_a_live_tab_asks_first_and_ends_its_session(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+
+            # Leader x asks; n keeps the tab.
+            await pilot.press(LEADER, "x")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            assert app.screen is screen and len(app.tabs) == 1
+
+            # Leader x, y: the tab goes, its launch is cancelled, the browser shows.
+            await pilot.press(LEADER, "x", "y")
+            await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
+            assert app.current_mode == "browser"
+            assert isinstance(app.screen, PodsScreen)
+            assert screen.tab.state is SessionState.EXITED
+            assert all(w.is_finished for w in app.workers if w.node is screen)
+            labels = [label.text for label in app.screen.query_one(TabBar).labels]
+            assert labels == ["⌂ browser"]
+
+    async def test_a_failed_tab_closes_without_a_question(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
+            )
+
+            await pilot.press("escape", LEADER, "x")
+            await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
+            assert app.current_mode == "browser"
+
+
+class TestLeaderKey:
+    """In a terminal every key goes to the shell, except the leader key."""
+
+    async def test_keys_the_browser_uses_go_to_the_shell_instead(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+            assert isinstance(app.focused, TerminalView)
+
+            # Keys that quit, go back, filter or open help in the browser.
+            await pilot.press("ctrl+c", "escape", "q", "slash", "question_mark")
+            await pilot.press("ctrl+q", "left_square_bracket", "d", "tab")
+            await pilot.pause()
+            # Typed before the shell runs, they wait for it, in order.
+            assert bytes(screen._early_input) == b"\x03\x1bq/?\x11[d\t"
+            assert app.screen is screen
+            assert app.return_code is None
+
+    async def test_the_leader_key_offers_the_tab_commands(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+
+            await pilot.press(LEADER)
+            assert isinstance(app.screen, LeaderScreen)
+            text = screen_text(app)
+            assert "^] then…" in text and "close the tab" in text
+            # Esc cancels and sends nothing.
+            await pilot.press("escape")
+            assert app.screen is screen
+            assert screen._early_input == b""
+
+    async def test_the_leader_key_twice_sends_it_to_the_shell(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+
+            await pilot.press(LEADER, LEADER)
+            await pilot.pause()
+            assert bytes(screen._early_input) == b"\x1d"
+
+    async def test_a_configured_leader_key_replaces_the_default(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig, leader_key="ctrl+a")
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+
+            # The default leader now reaches the shell; ctrl+a b goes to the browser.
+            await pilot.press(LEADER, "ctrl+a", "b")
+            await pilot.pause()
+            assert bytes(screen._early_input) == b"\x1d"
+            assert app.current_mode == "browser"
+
+    async def test_leader_bracket_opens_scrollback_and_esc_returns(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+            # Some output to scroll through.
+            lines = b"".join(b"line %d\r\n" % n for n in range(200))
+            await screen.view.feed(lines)
+            await screen.view.drain()
+
+            await pilot.press(LEADER, "left_square_bracket")
+            assert isinstance(app.screen, ScrollbackScreen)
+            assert screen.view.history_offset > 0
+            # Keys move through the history and do not reach the shell.
+            offset = screen.view.history_offset
+            await pilot.press("k", "k")
+            assert screen.view.history_offset == offset + 2
+            assert screen._early_input == b""
+            await pilot.press("escape")
+            assert app.screen is screen
+            assert screen.view.history_offset == 0
+
+
+class TestQuitting:
+    """Quitting with live sessions asks first, then ends every one of them."""
+
+    async def test_quit_asks_while_sessions_live_and_ends_them_on_yes(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+
+            # ctrl+c in the browser asks; n stays.
+            await pilot.press("ctrl+c")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "1 debug session will end" in screen_text(app)
+            await pilot.press("n")
+            assert isinstance(app.screen, PodsScreen)
+            assert app.return_code is None
+
+            # Leader q from the browser asks too; y quits after ending the session.
+            await pilot.press(LEADER, "q", "y")
+            await wait_until(pilot, lambda: app.return_code == 0, what="the exit")
+            assert app.shut_down_cleanly
+            assert app.tabs[0].state is SessionState.EXITED
