@@ -6,7 +6,7 @@ import dataclasses
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from kdebug_agent.runtimes.base import AGENT_LABEL, DebugContainer, DebugSpec, T
 from kdebug_agent.runtimes.containerd import (
     TARGET_ROOT,
     TARGET_ROOT_ENV,
+    ContainerdDebugContainer,
     ContainerdRuntime,
 )
 from tests.fixtures.containerd import (
@@ -214,8 +215,18 @@ async def test_a_target_in_its_own_user_namespace_is_debugged_inside_it(
         f"readlink /proc/self/ns/user; id -u; cat {TARGET_ROOT}{images.TARGET_MARKER}"
     )
 
-    output, exit_code = await run(runtime, debug_spec(target, "sh", "-c", script))
+    notices: list[str] = []
 
+    async def progress(stage: str, message: str) -> None:
+        notices.append(message)
+
+    spec = debug_spec(target, "sh", "-c", script)
+    container = await runtime.create_debug_container(spec, progress=progress)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(container.remove)
+        output, exit_code = await run_to_exit(container)
+
+    assert any("user namespace" in notice for notice in notices)
     assert target.has_user_namespace
     assert exit_code == 0
     lines = output.split()
@@ -343,17 +354,43 @@ async def test_ctrl_c_interrupts_a_sleep_in_the_shell(
     assert exit_code == 0
 
 
-async def test_without_a_terminal_stdout_and_stderr_arrive_as_one_stream(
+async def test_without_a_terminal_stderr_arrives_on_its_own_stream(
     runtime: ContainerdRuntime, busybox: Target
 ) -> None:
     script = "echo to-stdout; echo to-stderr >&2; exit 3"
     spec = debug_spec(busybox, "sh", "-c", script, tty=False, size=None)
 
-    output, exit_code = await run(runtime, spec)
+    async with debug_container(runtime, spec) as container:
+        assert isinstance(container, ContainerdDebugContainer)
+        await container.start()
+        stdout, stderr, exit_code = await asyncio.wait_for(
+            asyncio.gather(
+                drain(container.read), drain(container.read_stderr), container.wait()
+            ),
+            RUN_TIMEOUT,
+        )
 
-    assert exit_code == 3
-    assert "to-stdout" in output
+    assert (stdout, stderr, exit_code) == (b"to-stdout\n", b"to-stderr\n", 3)
+
+
+async def test_with_a_terminal_there_is_no_separate_stderr(
+    runtime: ContainerdRuntime, busybox: Target
+) -> None:
+    spec = debug_spec(busybox, "sh", "-c", "echo to-stderr >&2")
+
+    async with debug_container(runtime, spec) as container:
+        assert isinstance(container, ContainerdDebugContainer)
+        output, _ = await run_to_exit(container)
+
+        assert await container.read_stderr() == b""
     assert "to-stderr" in output
+
+
+async def drain(read: Callable[[], Awaitable[bytes]]) -> bytes:
+    data = bytearray()
+    while chunk := await read():
+        data.extend(chunk)
+    return bytes(data)
 
 
 async def test_input_reaches_a_process_without_a_terminal_until_stdin_closes(

@@ -24,8 +24,6 @@ debug container joins the target's pid namespace (the default); reading through
 it needs the same privileges as reading another process's root (root, and in an
 unprivileged debug container no capabilities the target has and it lacks); and
 it works only with the overlayfs and native snapshotters, the ones kubelets use.
-
-Without a terminal the process's stdout and stderr arrive as one stream.
 """
 
 import asyncio
@@ -230,11 +228,18 @@ class ContainerdRuntime(ContainerRuntime):
         await self._pull(client, name, auth)
         await progress("image", f"Pulled the image {name}.")
 
-    async def create_debug_container(self, spec: DebugSpec) -> DebugContainer:
+    async def create_debug_container(
+        self, spec: DebugSpec, *, progress: ProgressCallback | None = None
+    ) -> DebugContainer:
         """Create the debug container and its task, attached to this agent.
 
         The terminal already has `spec.size` when this returns. Whatever was
         made is removed again if a step fails.
+
+        Args:
+            spec: what the container should be.
+            progress: told, at stage `create`, how the container differs from
+                the usual: a user namespace joined, no `/target`.
 
         Raises:
             ImageNotPresent: the image is not (or no longer) on the node.
@@ -256,6 +261,9 @@ class ContainerdRuntime(ContainerRuntime):
             plan.container_id,
             spec.target.name or spec.target.container_id,
         )
+        if progress is not None:
+            for notice in builder.notices:
+                await progress("create", notice)
         return container
 
     async def remove_orphans(self, *, owner_alive: Callable[[str], bool]) -> list[str]:

@@ -81,6 +81,19 @@ TARGET_FILES = ("/etc/resolv.conf", "/etc/hosts")
 # The directories the spec mounts file systems on (see containerd_spec).
 MOUNT_POINT_DIRECTORIES = ("/proc", "/dev", "/sys", "/run")
 
+NO_PID_NAMESPACE_NOTICE = (
+    f"The debug container does not share the target's processes, so the target's "
+    f"files are not at {TARGET_ROOT}."
+)
+NO_LINK_NOTICE = (
+    f"This node's snapshotter is not one the agent can prepare, so the target's "
+    f"files are not at {TARGET_ROOT}."
+)
+USER_NAMESPACE_NOTICE = (
+    "The target runs in a user namespace of its own; the debug container joins it, "
+    "so its root is the target's root and not the node's."
+)
+
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -100,6 +113,8 @@ class DebugContainerBuilder:
         self._client = client
         self._plan = plan
         self._host_root = host_root
+        self.notices: list[str] = []
+        """Sentences for the user about how the container differs from the usual."""
 
     async def build(
         self, spec: DebugSpec, *, image_name: str, config: ImageConfig
@@ -130,7 +145,7 @@ class DebugContainerBuilder:
             namespaces=self._shared_namespaces(spec),
         )
         await self._create_container(image_name, oci_spec, labels)
-        pipes = self._open_pipes()
+        pipes = self._open_pipes(tty=spec.tty)
         try:
             await self._create_task(mounts, pipes, tty=spec.tty)
         except BaseException:
@@ -187,7 +202,9 @@ class DebugContainerBuilder:
         except ImageError as error:
             raise RuntimeFailure(str(error)) from error
         env = process_environment(config.env, tty=spec.tty)
-        if "pid" in spec.namespaces and self._link_target_root(spec.target, layers):
+        if "pid" not in spec.namespaces:
+            self.notices.append(NO_PID_NAMESPACE_NOTICE)
+        elif self._link_target_root(spec.target, layers):
             env.append(f"{TARGET_ROOT_ENV}={TARGET_ROOT}")
         args = spec.command or (config.entrypoint + config.cmd)
         if not args:
@@ -206,10 +223,9 @@ class DebugContainerBuilder:
     def _link_target_root(self, target: Target, layers: list[Path]) -> bool:
         if not layers:
             logger.warning(
-                "The snapshotter's mounts have no directory the agent knows how to "
-                "write to, so the debug container gets no %s.",
-                TARGET_ROOT,
+                "The snapshot's mounts are of a kind the agent cannot write."
             )
+            self.notices.append(NO_LINK_NOTICE)
             return False
         link = layers[0] / TARGET_ROOT.lstrip("/")
         if link.is_dir() and not link.is_symlink():
@@ -224,6 +240,7 @@ class DebugContainerBuilder:
         wanted = [name for name in spec.namespaces if name != "user"]
         if spec.target.has_user_namespace:
             wanted.append("user")
+            self.notices.append(USER_NAMESPACE_NOTICE)
         paths = {name: f"/proc/{pid}/ns/{name}" for name in wanted}
         if "user" not in paths:
             return SharedNamespaces(paths=paths)
@@ -278,9 +295,11 @@ class DebugContainerBuilder:
                 timeout=CALL_TIMEOUT,
             )
 
-    def _open_pipes(self) -> FifoPipes:
+    def _open_pipes(self, *, tty: bool) -> FifoPipes:
         try:
-            return FifoPipes(self._plan.fifo_path, host_root=self._host_root)
+            return FifoPipes(
+                self._plan.fifo_path, host_root=self._host_root, stderr=not tty
+            )
         except OSError as error:
             raise RuntimeFailure(
                 f"The agent could not make the FIFOs of the debug terminal under "
@@ -295,7 +314,7 @@ class DebugContainerBuilder:
             rootfs=mounts,
             stdin=pipes.stdin_path,
             stdout=pipes.stdout_path,
-            stderr="" if tty else pipes.stdout_path,
+            stderr=pipes.stderr_path,
             terminal=tty,
         )
         with translated_errors("create the debug container's task"):

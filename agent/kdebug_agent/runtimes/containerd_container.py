@@ -99,6 +99,13 @@ class ContainerdDebugContainer(DebugContainer):
         """Return the next chunk of output, or `b""` once the output has ended."""
         return await self._pipes.read()
 
+    async def read_stderr(self) -> bytes:
+        """Return the next chunk of stderr, or `b""` once it has ended.
+
+        With a terminal there is no separate stderr and this returns `b""`.
+        """
+        return await self._pipes.read("stderr")
+
     async def write(self, data: bytes) -> None:
         """Write bytes to the debug process's terminal (or stdin)."""
         await self._pipes.write(data)

@@ -4,8 +4,8 @@ The shim opens the FIFOs by the host paths given in `Tasks.Create`, and blocks
 opening stdout until somebody holds its read end; so the agent makes the FIFOs
 and opens its ends first: stdout for reading, stdin read-write (which never
 blocks on Linux and keeps a writer so the shim never sees a premature end of
-input). Both ends are non-blocking and driven by the event loop. Without a
-terminal, stdout and stderr share one FIFO: the interface has one output stream.
+input). Every end is non-blocking and driven by the event loop. Without a
+terminal, stderr has a FIFO of its own.
 """
 
 import asyncio
@@ -17,17 +17,22 @@ from pathlib import Path, PurePosixPath
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+_FLAGS = os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class FifoPipes:
-    """The agent's ends of one debug process's stdin and stdout FIFOs."""
+    """The agent's ends of one debug process's stdin, stdout and stderr FIFOs."""
 
-    def __init__(self, directory: PurePosixPath, *, host_root: Path) -> None:
+    def __init__(
+        self, directory: PurePosixPath, *, host_root: Path, stderr: bool = False
+    ) -> None:
         """Make the FIFOs and open the agent's ends of them.
 
         Args:
             directory: the host path of a directory of this process's own.
             host_root: where the agent sees the host's filesystem.
+            stderr: whether stderr gets a FIFO of its own (only without a
+                terminal); otherwise `stderr_path` is empty.
 
         Raises:
             OSError: the directory or the FIFOs could not be made or opened.
@@ -35,27 +40,33 @@ class FifoPipes:
         self.directory = directory
         self.stdin_path = str(directory / "stdin")
         self.stdout_path = str(directory / "stdout")
+        self.stderr_path = str(directory / "stderr") if stderr else ""
         self._local = host_root / str(directory).lstrip("/")
         self._local.mkdir(parents=True, mode=0o700)
-        os.mkfifo(self._local / "stdin", 0o600)
-        os.mkfifo(self._local / "stdout", 0o600)
-        flags = os.O_NONBLOCK | os.O_CLOEXEC
-        self._stdout: int | None = os.open(self._local / "stdout", os.O_RDONLY | flags)
-        self._stdin: int | None = os.open(self._local / "stdin", os.O_RDWR | flags)
         self._waiters: dict[int, _Waiter] = {}
+        self._outputs: dict[str, int | None] = {}
+        for name in ("stdout", "stderr") if stderr else ("stdout",):
+            os.mkfifo(self._local / name, 0o600)
+            self._outputs[name] = os.open(self._local / name, os.O_RDONLY | _FLAGS)
+        os.mkfifo(self._local / "stdin", 0o600)
+        self._stdin: int | None = os.open(self._local / "stdin", os.O_RDWR | _FLAGS)
 
-    async def read(self) -> bytes:
-        """Return the next chunk of output, or `b""` once every writer is gone."""
-        while self._stdout is not None:
+    async def read(self, stream: str = "stdout") -> bytes:
+        """Return the next chunk of a stream, or `b""` once its writers are gone.
+
+        Args:
+            stream: `stdout`, or `stderr` when it has a FIFO of its own.
+        """
+        while (fd := self._outputs.get(stream)) is not None:
             try:
-                data = os.read(self._stdout, READ_SIZE)
+                data = os.read(fd, READ_SIZE)
             except BlockingIOError:
-                await self._ready(self._stdout, writing=False)
+                await self._ready(fd, writing=False)
                 continue
             if not data:
-                self._close_stdout()
+                self._close_output(stream)
             elif logger.isEnabledFor(logging.DEBUG):
-                logger.debug("Read %d bytes from %s.", len(data), self.directory)
+                logger.debug("Read %d bytes of %s.", len(data), stream)
             return data
         return b""
 
@@ -77,18 +88,20 @@ class FifoPipes:
             self._forget(fd)
 
     def close(self) -> None:
-        """Close both of the agent's ends; a pending `read` returns `b""`."""
+        """Close all of the agent's ends; pending reads return `b""`."""
         self.close_stdin()
-        self._close_stdout()
+        for stream in list(self._outputs):
+            self._close_output(stream)
 
     def remove(self) -> None:
         """Close the ends and remove the FIFOs and their directory."""
         self.close()
         shutil.rmtree(self._local, ignore_errors=True)
 
-    def _close_stdout(self) -> None:
-        if self._stdout is not None:
-            fd, self._stdout = self._stdout, None
+    def _close_output(self, stream: str) -> None:
+        fd = self._outputs.get(stream)
+        if fd is not None:
+            self._outputs[stream] = None
             self._forget(fd)
 
     def _forget(self, fd: int) -> None:
