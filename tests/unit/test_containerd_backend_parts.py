@@ -189,22 +189,6 @@ def test_joining_a_user_namespace_carries_its_id_mappings() -> None:
     ]
 
 
-def test_target_files_are_bound_read_only() -> None:
-    spec = build_spec(
-        DebugProcess(args=["sh"], env=[]),
-        cgroups_path="/x",
-        namespaces=SharedNamespaces(paths={}),
-        bind_mounts={"/etc/hosts": "/proc/9/root/etc/hosts"},
-    )
-
-    assert spec["mounts"][-1] == {
-        "destination": "/etc/hosts",
-        "type": "bind",
-        "source": "/proc/9/root/etc/hosts",
-        "options": ["rbind", "ro"],
-    }
-
-
 def test_the_default_capability_mask_names_the_default_capabilities() -> None:
     assert set(capabilities_from_mask(0xA80425FB)) == set(DEFAULT_CAPABILITIES)
 

@@ -2,7 +2,8 @@
 
 Order matters: a lease first, so the garbage collector leaves the new snapshot
 alone; the snapshot on the image's layers, into whose writable directory the
-`/target` link is written; the container record with our OCI spec; the FIFOs,
+agent writes the `/target` link, the target's name resolution files and any
+missing mount points; the container record with our OCI spec; the FIFOs,
 opened before the task exists because the shim blocks until they are; the task;
 and the terminal's size, set before the process is started.
 """
@@ -75,8 +76,8 @@ RUNC_RUNTIME = "io.containerd.runc.v2"
 # removes it sooner, by its labels.
 LEASE_EXPIRY = datetime.timedelta(hours=24)
 GC_EXPIRE_LABEL = "containerd.io/gc.expire"
-# Files of the target bound read-only into the debug container, so that name
-# resolution in the shared network namespace behaves as it does in the target.
+# Files of the target copied into the debug container, so that name resolution
+# in the shared network namespace behaves as it does in the target.
 TARGET_FILES = ("/etc/resolv.conf", "/etc/hosts")
 # The directories the spec mounts file systems on (see containerd_spec).
 MOUNT_POINT_DIRECTORIES = ("/proc", "/dev", "/sys", "/run")

@@ -121,7 +121,6 @@ def build_spec(
     *,
     cgroups_path: str,
     namespaces: SharedNamespaces,
-    bind_mounts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the OCI runtime spec of a debug container as a JSON-ready dict.
 
@@ -129,7 +128,6 @@ def build_spec(
         process: the debug process.
         cgroups_path: the container's cgroup, e.g. `/k8s.io/<id>`.
         namespaces: the target's namespaces to join; the others are new.
-        bind_mounts: read-only bind mounts, destination to host source.
     """
     linux: dict[str, Any] = {
         "namespaces": _namespaces(namespaces),
@@ -146,7 +144,7 @@ def build_spec(
         "ociVersion": OCI_VERSION,
         "process": _process(process),
         "root": {"path": "rootfs", "readonly": False},
-        "mounts": _mounts(writable_sysfs=process.privileged, binds=bind_mounts or {}),
+        "mounts": _mounts(writable_sysfs=process.privileged),
         "linux": linux,
     }
 
@@ -190,9 +188,9 @@ def _namespaces(shared: SharedNamespaces) -> list[dict[str, str]]:
     return entries
 
 
-def _mounts(*, writable_sysfs: bool, binds: Mapping[str, str]) -> list[dict[str, Any]]:
+def _mounts(*, writable_sysfs: bool) -> list[dict[str, Any]]:
     sysfs = ["nosuid", "noexec", "nodev", "rw" if writable_sysfs else "ro"]
-    mounts: list[dict[str, Any]] = [
+    return [
         _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
         _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755"]),
         _mount(
@@ -206,9 +204,6 @@ def _mounts(*, writable_sysfs: bool, binds: Mapping[str, str]) -> list[dict[str,
         _mount("/sys", "sysfs", "sysfs", sysfs),
         _mount("/run", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755"]),
     ]
-    for destination, source in sorted(binds.items()):
-        mounts.append(_mount(destination, "bind", source, ["rbind", "ro"]))
-    return mounts
 
 
 def _mount(
