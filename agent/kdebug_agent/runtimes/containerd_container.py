@@ -38,6 +38,8 @@ CALL_TIMEOUT = 30.0
 """Seconds any single containerd call may take, except waits and pulls."""
 STOP_TIMEOUT = 10.0
 """Seconds a killed debug process has to exit before its task is deleted."""
+EXIT_SETTLE_TIMEOUT = 2.0
+"""Seconds a pending wait has, after removal, to receive the exit status."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -157,10 +159,17 @@ class ContainerdDebugContainer(DebugContainer):
                 self._client, self._plan, host_root=self._host_root
             )
             self._removed = True
-            if self._exit is not None:
-                self._exit.cancel()
-                await asyncio.gather(self._exit, return_exceptions=True)
+            await self._settle_exit()
             logger.info("Removed the debug container %s.", self.id)
+
+    async def _settle_exit(self) -> None:
+        """Let a pending `wait` see the exit status, or end it if it cannot."""
+        if self._exit is None:
+            return
+        # The process has exited by now, so its Wait call is answered at once.
+        await asyncio.wait({self._exit}, timeout=EXIT_SETTLE_TIMEOUT)
+        self._exit.cancel()
+        await asyncio.gather(self._exit, return_exceptions=True)
 
     def _exit_task(self) -> "asyncio.Task[int]":
         if self._exit is None:
