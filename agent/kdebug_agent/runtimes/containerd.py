@@ -132,8 +132,9 @@ class ContainerdRuntime(ContainerRuntime):
         """Configure the backend; nothing is contacted before the first call.
 
         Args:
-            socket: host path of containerd's socket, tried before the known
-                paths (`KNOWN_SOCKETS`); `None` tries only the known paths.
+            socket: host path of containerd's socket (a `unix://` prefix is
+                allowed), tried before the known paths (`KNOWN_SOCKETS`);
+                `None` tries only the known paths.
             host_root: where the agent sees the host's filesystem: `/` on the
                 host, `/host` in the agent pod. Paths handed to containerd and
                 runc are host paths; the agent opens them under this prefix.
@@ -143,7 +144,8 @@ class ContainerdRuntime(ContainerRuntime):
                 sides of the agent pod's mount.
             snapshotter: the snapshotter the CRI plugin unpacks images into.
         """
-        self._candidates = ((socket,) if socket else ()) + KNOWN_SOCKETS
+        configured = (socket.removeprefix("unix://"),) if socket else ()
+        self._candidates = configured + KNOWN_SOCKETS
         self._host_root = host_root
         self._namespace = namespace
         self._fifo_dir = PurePosixPath(os.fspath(fifo_dir))
