@@ -21,6 +21,18 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 mkdir -p "$out"
+# A second build of the same version waits for the first, then finds it done.
+exec 9>"$cache/kubernetes/$version/.build.lock"
+flock 9
+missing=()
+for p in "${programs[@]}"; do
+  [ -x "$out/$p" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "$out"
+  exit 0
+fi
+
 minor=$(echo "$version" | cut -d. -f2)
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do

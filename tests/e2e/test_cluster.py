@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from cluster import layout
 from cluster.workloads import DEMO_NAMESPACE, OTHER_NAMESPACE, WEB_PORT
 from tests.fixtures.cluster import KubernetesCluster
 
@@ -262,6 +263,35 @@ def test_kubectl_port_forward_reaches_the_web_sample(
     """Port-forward through the API server reaches the pod's HTTP server."""
     with port_forward(kubernetes_cluster, DEMO_NAMESPACE, "web", WEB_PORT) as port:
         assert fetch(port).strip() == "hello from kdebug-demo/web"
+
+
+def test_pods_have_no_route_off_the_machine(
+    kubernetes_cluster: KubernetesCluster,
+) -> None:
+    """A pod reaches its own subnet only, and the bridge is fenced off."""
+    routes = kubectl(
+        kubernetes_cluster,
+        "-n",
+        DEMO_NAMESPACE,
+        "exec",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "ip -4 route; ip -6 route",
+    ).stdout
+    assert "default" not in routes
+    ipv4 = [line.split()[0] for line in routes.splitlines() if "." in line.split()[0]]
+    assert ipv4 == [layout.POD_CIDR]
+
+    rules = subprocess.run(
+        ["iptables", "-w", "-S", layout.FORWARD_GUARD_CHAIN],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"-A {layout.FORWARD_GUARD_CHAIN} -i {layout.BRIDGE} -j DROP" in rules
+    assert f"-A {layout.FORWARD_GUARD_CHAIN} -o {layout.BRIDGE} -j DROP" in rules
 
 
 def test_kubectl_debug_shares_the_process_namespace_of_the_target(
