@@ -136,15 +136,13 @@ class DebugContainerBuilder:
         await self._create_lease(labels)
         mounts = await self._prepare_snapshot(config.chain_id)
         layers = layer_directories(mounts, host_root=self._host_root)
-        if layers:
-            make_mount_points(layers)
-            if "net" in spec.namespaces:
-                self._copy_target_files(spec.target, layers[0])
-        oci_spec = build_spec(
-            self._debug_process(spec, config, layers),
-            cgroups_path=f"/{self._client.namespace}/{self._plan.container_id}",
-            namespaces=self._shared_namespaces(spec),
-        )
+        try:
+            oci_spec = self._prepare_files_and_spec(spec, config, layers)
+        except OSError as error:
+            raise RuntimeFailure(
+                "The agent could not prepare the debug container's files: "
+                f"{error.strerror} ({error.filename})."
+            ) from error
         await self._create_container(image_name, oci_spec, labels)
         pipes = self._open_pipes(tty=spec.tty)
         try:
@@ -158,6 +156,19 @@ class DebugContainerBuilder:
         if spec.tty and spec.size is not None:
             await container.resize(spec.size)
         return container
+
+    def _prepare_files_and_spec(
+        self, spec: DebugSpec, config: ImageConfig, layers: list[Path]
+    ) -> dict[str, Any]:
+        if layers:
+            make_mount_points(layers)
+            if "net" in spec.namespaces:
+                self._copy_target_files(spec.target, layers[0])
+        return build_spec(
+            self._debug_process(spec, config, layers),
+            cgroups_path=f"/{self._client.namespace}/{self._plan.container_id}",
+            namespaces=self._shared_namespaces(spec),
+        )
 
     async def _create_lease(self, labels: Mapping[str, str]) -> None:
         expiry = datetime.datetime.now(datetime.UTC) + LEASE_EXPIRY
