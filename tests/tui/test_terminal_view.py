@@ -307,6 +307,59 @@ class TestMouseReporting:
             assert app.view.selected_text == ""
 
 
+class TestWheel:
+    """The wheel scrolls back, presses arrows in full-screen programs, or reports."""
+
+    @staticmethod
+    def wheel_up(app: TerminalHost) -> None:
+        app.view.post_message(
+            events.MouseScrollUp(app.view, 1, 1, 0, 0, 0, False, False, False)
+        )
+
+    async def test_on_the_main_screen_the_wheel_scrolls_back(self) -> None:
+        """Three lines per notch, nothing sent."""
+        app = TerminalHost()
+        async with app.run_test(size=(40, 8)) as pilot:
+            await show(pilot, b"".join(b"%d\r\n" % n for n in range(20)))
+            self.wheel_up(app)
+            await pilot.pause()
+            assert app.view.history_offset == 3
+            assert app.sent == []
+
+    async def test_on_the_alternate_screen_the_wheel_presses_up(self) -> None:
+        """less and vim get cursor keys, in their cursor-key mode."""
+        app = TerminalHost()
+        async with app.run_test(size=(40, 8)) as pilot:
+            await show(pilot, b"\x1b[?1049h\x1b[?1h")
+            self.wheel_up(app)
+            await pilot.pause()
+            assert app.sent == [b"\x1bOA"] * 3
+
+    async def test_with_mouse_reporting_the_wheel_is_reported(self) -> None:
+        """Button 64 in SGR form."""
+        app = TerminalHost()
+        async with app.run_test(size=(40, 8)) as pilot:
+            await show(pilot, b"\x1b[?1000h\x1b[?1006h")
+            self.wheel_up(app)
+            await pilot.pause()
+            assert app.sent == [b"\x1b[<64;2;2M"]
+
+
+class TestFocusReports:
+    """The remote hears about focus changes when it asked (?1004)."""
+
+    async def test_losing_and_regaining_focus_is_reported(self) -> None:
+        """CSI O on blur, CSI I on focus."""
+        app = TerminalHost()
+        async with app.run_test(size=(40, 8)) as pilot:
+            await show(pilot, b"\x1b[?1004h")
+            app.view.blur()
+            await pilot.pause()
+            app.view.focus()
+            await pilot.pause()
+            assert app.sent == [b"\x1b[O", b"\x1b[I"]
+
+
 class TestRecordedSessions:
     """Recorded programs replayed into the view show what tmux showed."""
 
