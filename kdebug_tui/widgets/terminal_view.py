@@ -11,6 +11,16 @@ Output never blocks the UI. ``feed`` only queues bytes in a bounded backlog and
 waits while it is full, which pushes back on the remote; a worker parses the
 backlog in slices, yielding to the event loop between them, and repaints only
 the rows that changed, at most ``FRAME_RATE`` times a second.
+
+Deliberate limits, and what they mean for the user: the cursor is always drawn
+as a block (underlined when the view has no focus), whatever shape the remote
+asks for; Textual does not tell keypad keys from the others, so the keypad
+sends what the main keys send even in keypad application mode; mouse reports
+beyond column or row 223 are dropped unless the remote asks for SGR reports
+(?1006), as every current program does; the remote cannot set the clipboard
+(OSC 52) and colour queries (OSC 10/11) go unanswered; lines are cut, not
+reflowed, when the view gets narrower; a character whose width Rich and wcwidth
+disagree on (some emoji) can shift the rest of its row by a column.
 """
 
 from __future__ import annotations
