@@ -374,3 +374,23 @@ def test_the_corrections_are_needed_because_stock_pyte_differs() -> None:
 
     stream.feed("\x1b[r\x1b[44m\x1b[2J")
     assert screen.buffer[0][0].bg == "default"
+
+
+escape_soup = st.lists(
+    st.sampled_from(
+        ["\x1b", "[", "]", "?", ">", ";", ":", "1", "9", "m", "h", "P", "\\", "\x07"]
+        + ["\x9b", "\x9d", "A", "$", " ", "(", "#", "0", "中", "\u0301", "\r", "\n"]
+    ),
+    max_size=200,
+).map(lambda parts: "".join(parts).encode())
+
+
+@_SETTINGS
+@given(st.binary(max_size=400) | escape_soup, cuts)
+def test_arbitrary_bytes_never_break_the_parser(
+    data: bytes, cut_points: list[int]
+) -> None:
+    terminal = Terminal(COLUMNS, LINES)
+    for chunk in _split(data, cut_points):
+        terminal.feed(chunk)
+    assert all(len(line.text) == COLUMNS for line in terminal.screen.rows)
