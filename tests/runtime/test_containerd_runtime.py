@@ -32,6 +32,7 @@ from tests.fixtures.containerd import (
     ContainerdDaemon,
     RunningTarget,
 )
+from tests.fixtures.docker import REGISTRY_MARKER, Registry
 
 pytestmark = pytest.mark.containerd
 
@@ -65,11 +66,12 @@ def debug_spec(
     privileged: bool = False,
     labels: dict[str, str] | None = None,
     namespaces: tuple[str, ...] = ("pid", "net", "ipc"),
+    image: str = images.TOOLS_IMAGE,
 ) -> DebugSpec:
     return DebugSpec(
         session_id="test-session",
         target=target,
-        image=images.TOOLS_IMAGE,
+        image=image,
         command=command,
         tty=tty,
         size=size,
@@ -482,6 +484,53 @@ async def test_a_failed_pull_reports_the_registrys_words(
             progress=progress,
         )
     assert "secret" not in str(failure.value)
+
+
+@pytest.mark.docker
+async def test_a_private_image_is_pulled_server_side_with_the_given_credentials(
+    runtime: ContainerdRuntime, busybox: Target, docker_registry: Registry
+) -> None:
+    auth = RegistryAuth(
+        username=docker_registry.username,
+        password=docker_registry.password,
+        server=docker_registry.address,
+    )
+    stages: list[str] = []
+
+    async def progress(stage: str, message: str) -> None:
+        stages.append(message)
+
+    await runtime.ensure_image(
+        docker_registry.image,
+        policy=PullPolicy.ALWAYS,
+        auth=auth,
+        progress=progress,
+    )
+    spec = debug_spec(busybox, "cat", REGISTRY_MARKER, image=docker_registry.image)
+    output, exit_code = await run(runtime, spec)
+
+    assert stages[-1] == f"Pulled the image {docker_registry.image}."
+    assert exit_code == 0
+    assert "from the registry" in output
+
+
+@pytest.mark.docker
+async def test_wrong_credentials_fail_the_pull_with_the_registrys_words(
+    runtime: ContainerdRuntime, docker_registry: Registry
+) -> None:
+    auth = RegistryAuth(username=docker_registry.username, password="wrong-password")
+
+    async def progress(stage: str, message: str) -> None:
+        pass
+
+    with pytest.raises(ImagePullFailed, match="401 Unauthorized") as failure:
+        await runtime.ensure_image(
+            docker_registry.image,
+            policy=PullPolicy.ALWAYS,
+            auth=auth,
+            progress=progress,
+        )
+    assert "wrong-password" not in str(failure.value)
 
 
 async def test_a_present_image_satisfies_pull_policy_never(

@@ -462,10 +462,12 @@ def _sandbox_id(spec_json: bytes) -> str:
 def _auth_config(auth: RegistryAuth | None) -> Any:
     if auth is None:
         return None
+    # The server address is left out: containerd 1.6's CRI plugin parses it as
+    # a URL and refuses a bare "host:port" (as a pull secret's key has it), and
+    # the credentials were already chosen for this image's registry.
     return cri_images_pb2.AuthConfig(
         username=auth.username,
         password=auth.password,
-        server_address=auth.server,
         identity_token=auth.identity_token,
     )
 
