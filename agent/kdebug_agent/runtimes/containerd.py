@@ -263,9 +263,11 @@ class ContainerdRuntime(ContainerRuntime):
             plan.container_id,
             spec.target.name or spec.target.container_id,
         )
-        if progress is not None:
-            for notice in builder.notices:
-                await progress("create", notice)
+        try:
+            await _tell(progress, builder.notices)
+        except BaseException:
+            await container.remove()
+            raise
         return container
 
     async def remove_orphans(self, *, owner_alive: Callable[[str], bool]) -> list[str]:
@@ -437,6 +439,13 @@ class ContainerdRuntime(ContainerRuntime):
         for container in containers.containers:
             owners[container.id] = container.labels.get(AGENT_LABEL, "")
         return owners
+
+
+async def _tell(progress: ProgressCallback | None, notices: list[str]) -> None:
+    if progress is None:
+        return
+    for notice in notices:
+        await progress("create", notice)
 
 
 def _normalized(image: str) -> str:
