@@ -23,6 +23,7 @@ from kdebug_agent.protocol import (
     NAMESPACE_LABEL,
     POD_LABEL,
     AgentSideSession,
+    Channel,
     FailureReason,
     InputReceived,
     Progress,
@@ -154,7 +155,7 @@ class Session:
             privileged=request.privileged,
             labels=labels,
         )
-        container = await runtime.create_debug_container(spec)
+        container = await runtime.create_debug_container(spec, progress=self._progress)
         self._container = container
         await self._progress("start", "Starting the debug process.")
         await container.start()
@@ -163,6 +164,7 @@ class Session:
 
     async def _relay(self, container: DebugContainer) -> str:
         output = asyncio.create_task(self._pump_output(container))
+        errors = asyncio.create_task(self._pump_stderr(container))
         client = asyncio.create_task(self._pump_input(container))
         exited = asyncio.create_task(container.wait())
         try:
@@ -182,25 +184,36 @@ class Session:
                 return "failed: BadRequest"
             exit_code = exited.result()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(output), OUTPUT_DRAIN_TIMEOUT)
+                await asyncio.wait_for(
+                    asyncio.shield(asyncio.gather(output, errors)),
+                    OUTPUT_DRAIN_TIMEOUT,
+                )
             await self._finish(Status.exited(exit_code))
             self._log.info("The debug process exited with code %d.", exit_code)
             return f"exit {exit_code}"
         finally:
-            for task in (output, client, exited):
+            for task in (output, errors, client, exited):
                 task.cancel()
-            await asyncio.gather(output, client, exited, return_exceptions=True)
+            await asyncio.gather(output, errors, client, exited, return_exceptions=True)
 
     async def _pump_output(self, container: DebugContainer) -> None:
         while data := await container.read():
-            if logger.isEnabledFor(logging.DEBUG):
-                self._log.debug("Relaying %d bytes of output.", len(data))
-            if self._client_gone.is_set():
-                continue
-            try:
-                await self._connection.send(self._protocol.output(data))
-            except ConnectionClosed:
-                self._client_gone.set()
+            await self._send_output(data, Channel.STDOUT)
+
+    async def _pump_stderr(self, container: DebugContainer) -> None:
+        while data := await container.read_stderr():
+            await self._send_output(data, Channel.STDERR)
+
+    async def _send_output(self, data: bytes, channel: Channel) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log.debug("Relaying %d bytes on %s.", len(data), channel.name)
+        if self._client_gone.is_set():
+            # Output keeps being read so the process never blocks on a full pipe.
+            return
+        try:
+            await self._connection.send(self._protocol.output(data, channel=channel))
+        except ConnectionClosed:
+            self._client_gone.set()
 
     async def _pump_input(self, container: DebugContainer) -> None:
         try:

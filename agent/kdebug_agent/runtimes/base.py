@@ -69,7 +69,19 @@ class DebugContainer(abc.ABC):
 
     @abc.abstractmethod
     async def read(self) -> bytes:
-        """Return the next chunk of output, or `b""` once the output has ended."""
+        """Return the next chunk of output, or `b""` once the output has ended.
+
+        With a terminal this is everything the process writes; without one it
+        is stdout, and stderr too unless `read_stderr` is overridden.
+        """
+
+    async def read_stderr(self) -> bytes:
+        """Return the next chunk of stderr, or `b""` once it has ended.
+
+        Only meaningful without a terminal. The default, for runtimes that
+        deliver one merged stream, has no separate stderr at all.
+        """
+        return b""
 
     @abc.abstractmethod
     async def write(self, data: bytes) -> None:
@@ -135,8 +147,15 @@ class ContainerRuntime(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def create_debug_container(self, spec: DebugSpec) -> DebugContainer:
+    async def create_debug_container(
+        self, spec: DebugSpec, *, progress: ProgressCallback | None = None
+    ) -> DebugContainer:
         """Create (but do not start) the debug container, attached to this agent.
+
+        Args:
+            spec: what the container should be.
+            progress: told of anything the user should know, such as a
+                namespace that could not be shared.
 
         Raises:
             RuntimeFailure: the runtime refused to create the container.
