@@ -163,8 +163,15 @@ def base_rootfs() -> Path:
 
 def _install_agent(rootfs: Path, scratch: Path) -> None:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    # Built from a copy, so that setuptools' build directory does not land in
+    # the checkout.
+    source = scratch / "agent-source"
+    for path in _agent_sources():
+        copy = source / path.relative_to(AGENT_DIR)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
     wheels = scratch / "wheels"
-    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, AGENT_DIR])
+    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, source])
     agent_wheel = next(wheels.glob("kdebug_agent-*.whl"))
 
     architecture = _wheel_architecture()
@@ -216,14 +223,24 @@ def _wheel_architecture() -> str:
 def _image_key(base: Path) -> str:
     digest = hashlib.sha256()
     digest.update(f"{IMAGE_RECIPE}\0{base}\0{agent_image_name()}\0".encode())
-    for path in sorted(AGENT_DIR.rglob("*")):
+    for path in _agent_sources():
         relative = path.relative_to(AGENT_DIR)
-        if path.is_file() and not any(
-            part == "__pycache__" or part.endswith(".egg-info")
-            for part in relative.parts
-        ):
-            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _agent_sources() -> list[Path]:
+    # What goes into the wheel; build leftovers and byte code would change the
+    # key without changing the agent.
+    package = AGENT_DIR / "kdebug_agent"
+    files = [
+        path
+        for path in package.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix not in (".pyc", ".pyo")
+    ]
+    return [AGENT_DIR / "pyproject.toml", *sorted(files)]
 
 
 def _prune_image_cache(*, keep: Path) -> None:
