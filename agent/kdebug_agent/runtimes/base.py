@@ -20,9 +20,10 @@ TARGET_LABEL = "io.kdebug.target"
 # start-up only containers whose owner no longer holds its lock (see `owners`).
 AGENT_LABEL = "io.kdebug.agent"
 
-# Inside the debug container the target's root filesystem is reachable here: it
-# is `/proc/<target pid>/root` as seen from the target's pid namespace.
-TARGET_ROOT_PATH = "/proc/1/root"
+# Inside the debug container the target's root filesystem is reachable here: a
+# symbolic link to `/proc/<target pid>/root`, the pid as the shared pid
+# namespace numbers it (1 only when the pod does not share one namespace).
+TARGET_ROOT_PATH = "/target"
 
 ProgressCallback = Callable[[str, str], Awaitable[None]]
 """Called with a stage name and a sentence while the debug container is prepared."""
