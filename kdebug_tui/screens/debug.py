@@ -113,21 +113,22 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
         while True:
             event = await self.session.receive()
             if isinstance(event, OutputReceived):
-                self._mark_running()
+                self.mark_running()
                 await self.view.feed(event.data)
             elif isinstance(event, ProgressReceived):
                 self.progress.report(event.progress.stage, event.progress.message)
                 if event.progress.stage in LAST_STAGES:
-                    self._mark_running()
+                    self.mark_running()
             elif isinstance(event, SessionEnded):
                 status = event.status
                 if status.exit_code is None:
                     raise session_failure(status)
-                self._mark_running()
+                self.mark_running()
                 self._set_state(SessionState.EXITED, exit_code=status.exit_code)
                 return
 
-    def _mark_running(self) -> None:
+    def mark_running(self) -> None:
+        """Hide the launch stages and send what was typed: the shell runs."""
         if self.tab.state is not SessionState.CONNECTING:
             return
         self.progress.finish("The shell is running.")

@@ -25,9 +25,15 @@ AppFactory = Callable[..., KdebugApp]
 
 
 class StalledServer:
-    """A TCP listener that accepts connections and never sends a byte."""
+    """A TCP listener that accepts connections and never sends a byte.
 
-    def __init__(self) -> None:
+    Args:
+        hold: Seconds after which each connection is closed; None keeps them
+            open until `close`.
+    """
+
+    def __init__(self, *, hold: float | None = None) -> None:
+        self.hold = hold
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.accepted: list[socket.socket] = []
@@ -39,6 +45,8 @@ class StalledServer:
             while True:
                 connection, _ = self.listener.accept()
                 self.accepted.append(connection)
+                if self.hold is not None:
+                    threading.Timer(self.hold, connection.close).start()
 
     def close(self) -> None:
         """Close the listener and every connection, which ends the clients' waits."""
@@ -72,6 +80,21 @@ async def stalled_kubeconfig(tmp_path: Path) -> AsyncIterator[Path]:
     )
     server.close()
     await asyncio.sleep(0)
+
+
+@pytest.fixture
+def briefly_stalled_kubeconfig(tmp_path: Path) -> Iterator[Path]:
+    """A kubeconfig whose API server holds each connection 15 s, then drops it.
+
+    For tests that run the app in a loop of its own (snapshots): that loop waits
+    for its worker threads when it closes, so the connections must end by
+    themselves.
+    """
+    server = StalledServer(hold=15)
+    yield write_kubeconfig(
+        tmp_path / "stalled.kubeconfig", server=f"https://127.0.0.1:{server.port}"
+    )
+    server.close()
 
 
 @pytest.fixture

@@ -51,3 +51,16 @@ async def wait_for_rows(pilot: Pilot[object], selector: str = "ResourceTable") -
 def notices(app: App[object]) -> list[str]:
     """The messages of the notifications on screen, oldest first."""
     return [notification.message for notification in app._notifications]
+
+
+async def wait_for_pods(pilot: Pilot[object]) -> None:
+    """Wait until the pods view the app opens on shows its pods."""
+    from kdebug_tui.screens.pods import PodsScreen
+
+    await wait_until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, PodsScreen) and bool(table_keys(pilot.app))
+        ),
+        what="the pods the app opens on",
+    )

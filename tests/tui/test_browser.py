@@ -14,6 +14,7 @@ from tests.tui.pilot_helpers import (
     notices,
     screen_text,
     table_keys,
+    wait_for_pods,
     wait_for_rows,
     wait_until,
 )
@@ -45,7 +46,7 @@ class TestNavigation:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             assert [type(s) for s in app.screen_stack] == [
                 ContextsScreen,
@@ -61,7 +62,7 @@ class TestNavigation:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # Two down with j and an arrow, one up with k.
             await pilot.press("j", "down", "k")
@@ -77,7 +78,7 @@ class TestNavigation:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # Drill into the crashing worker.
             await pilot.press("G", "enter")
@@ -108,7 +109,7 @@ class TestNavigation:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
             await pilot.press("escape")
             await wait_for_rows(pilot)
 
@@ -130,7 +131,7 @@ class TestNavigation:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
             await pilot.press("escape", "escape")
             await wait_for_rows(pilot)
 
@@ -148,7 +149,7 @@ class TestFilter:
     async def test_each_key_typed_narrows_the_rows(self, fixed_app: AppFactory) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # Open the filter and type "w", then "e".
             await pilot.press("slash", "w")
@@ -166,7 +167,7 @@ class TestFilter:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # Filter on the status column, keep it with Enter.
             await pilot.press("slash", *"crash", "enter")
@@ -186,7 +187,7 @@ class TestFilter:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("slash", "d", "b", "escape")
             assert table_keys(app) == SHOP_PODS
@@ -197,7 +198,7 @@ class TestFilter:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # Every pod not running.
             await pilot.press("slash", *"!Running")
@@ -214,7 +215,7 @@ class TestFilter:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
             await pilot.press("G")
 
             await pilot.press("slash", "w", "enter")
@@ -229,7 +230,7 @@ class TestCommands:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("colon", *"ns kube-system", "enter")
             await wait_until(
@@ -251,7 +252,7 @@ class TestCommands:
     async def test_ns_alone_lists_the_namespaces(self, fixed_app: AppFactory) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("colon", "n", "s", "enter")
             await wait_for_rows(pilot)
@@ -263,7 +264,7 @@ class TestCommands:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("colon", *"pods all", "enter")
             await wait_until(pilot, lambda: len(table_keys(app)) == 6, what="six pods")
@@ -274,7 +275,7 @@ class TestCommands:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("colon", *"ctx prod", "enter")
             await wait_until(
@@ -292,7 +293,7 @@ class TestCommands:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("colon", *"deploy", "enter")
             await pilot.press("colon", *"ctx staging", "enter")
@@ -308,7 +309,7 @@ class TestCommands:
     async def test_q_quits_when_no_session_is_open(self, fixed_app: AppFactory) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("colon", "q", "enter")
             await wait_until(pilot, lambda: app.return_code == 0, what="the exit")
@@ -323,7 +324,7 @@ class TestHelp:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=(120, 60)) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)

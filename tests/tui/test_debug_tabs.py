@@ -25,7 +25,13 @@ from kdebug_tui.widgets.progress_log import ProgressLog
 from kdebug_tui.widgets.tab_bar import TabBar
 from kdebug_tui.widgets.terminal_view import TerminalView
 from tests.tui.conftest import AppFactory
-from tests.tui.pilot_helpers import notices, screen_text, wait_for_rows, wait_until
+from tests.tui.pilot_helpers import (
+    notices,
+    screen_text,
+    wait_for_pods,
+    wait_for_rows,
+    wait_until,
+)
 
 pytestmark = pytest.mark.tui
 
@@ -36,7 +42,7 @@ WEB = "web-7d4f9c6b5-x2k8p"
 
 async def open_web_tab(pilot: object) -> None:
     """Highlight the web pod (fourth row) and press d."""
-    await wait_for_rows(pilot)  # type: ignore[arg-type]
+    await wait_for_pods(pilot)  # type: ignore[arg-type]
     await pilot.press("g", "j", "j", "j", "d")  # type: ignore[attr-defined]
     await wait_until(
         pilot,  # type: ignore[arg-type]
@@ -76,7 +82,7 @@ class TestLaunching:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # api has two containers and no default one.
             await pilot.press("g", "d")
@@ -97,7 +103,7 @@ class TestLaunching:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # The crashing worker is the last pod.
             await pilot.press("G", "d")
@@ -146,7 +152,7 @@ class TestLaunchDialog:
     ) -> None:
         app = fixed_app(image="busybox:1.36", namespaces="pid,net", pull_policy="Never")
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
 
             # D on the db pod, whose default container is postgres.
             await pilot.press("g", "j", "D")
@@ -167,7 +173,7 @@ class TestLaunchDialog:
     ) -> None:
         app = fixed_app(stalled_kubeconfig)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
             await pilot.press("g", "j", "D")
             dialog = app.screen
             assert isinstance(dialog, LaunchScreen)
@@ -198,7 +204,7 @@ class TestLaunchDialog:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_rows(pilot)
+            await wait_for_pods(pilot)
             await pilot.press("g", "j", "D")
 
             # An unbalanced quote in the command.
