@@ -6,7 +6,6 @@ that keeps crashing, and a pod whose image has no shell at all, spread over more
 than one namespace. Images are never pulled: they were imported into containerd.
 """
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -188,8 +187,3 @@ def _role_binding(role: str, user: str) -> Manifest:
         },
         "subjects": [_subject(user)],
     }
-
-
-def rbac_file() -> Path:
-    """Return the path of the users' RBAC manifest in this checkout."""
-    return RBAC_FILE
