@@ -8,6 +8,7 @@ times a second, so a busy namespace costs one redraw per tick, not one per pod.
 """
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -17,12 +18,13 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
 
 from kdebug_tui.backend.browse import Browser, Interrupted, Store, Watch, follow
 from kdebug_tui.backend.resources import PodInfo
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.commands import COMMANDS, CommandError, parse_command
-from kdebug_tui.messages import ForwardsWorkerFailures
+from kdebug_tui.messages import ForwardsWorkerFailures, describe_failure
 from kdebug_tui.screens.help import HelpSection
 from kdebug_tui.screens.launch import LaunchRequest, LaunchScreen
 from kdebug_tui.screens.leader import LEADER_COMMANDS
@@ -58,8 +60,10 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
     def __init__(self, *, context: str) -> None:
         super().__init__()
         self.context = context
-        self.stores: dict[str, Store[Any]] = {}
+        # Views draw from their stores before the watches have filled them.
+        self.stores: defaultdict[str, Store[Any]] = defaultdict(Store)
         self._dirty = True
+        self._started = False
         self._filtered: ResourceTable | None = None
 
     @property
@@ -85,23 +89,43 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         raise NotImplementedError
 
     def on_mount(self) -> None:
-        """Bind the leader key, start redrawing, and start the view's watches."""
+        """Bind the leader key and start redrawing."""
         self._bindings.bind(
             self.kdebug.settings.leader_key, "leader", "Tab commands", show=False
         )
         self.set_interval(REDRAW_SECONDS, self._redraw_if_dirty)
         self.set_interval(AGES_SECONDS, self._mark_dirty)
-        self.start()
         self.redraw()
+
+    def on_screen_resume(self) -> None:
+        """Start the view's watches the first time it is shown.
+
+        The views below the one the app opens on (the namespaces under the
+        pods) start only when the user goes back to them: nothing is read, and
+        nothing fails, for a view nobody looked at.
+        """
+        if not self._started and self.is_current:
+            self._started = True
+            self.start()
 
     def start(self) -> None:
         """Start the view's watches (see `follow`)."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Say in the table why it stays empty when a watch failed for good."""
+        error = event.worker.error
+        if event.state is WorkerState.ERROR and event.worker.group == "watch":
+            described = describe_failure(error) if error is not None else None
+            table = self.filter_table
+            if described is not None and table is not None:
+                message, hint = described
+                table.empty_text = f"{message} {hint}".strip()
+                table.refresh()
 
     # Data
 
     def follow(self, tag: str, make: Callable[[Browser], Watch[Any]]) -> None:
         """Run a watch made from the context's browser; its events go to `tag`."""
-        self.stores[tag] = Store()
         self._run_watch(tag, make)
 
     @work(group="watch", exit_on_error=False)
