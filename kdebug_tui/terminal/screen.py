@@ -89,13 +89,12 @@ class TerminalScreen(ScreenState):
         texts = parts[::2]
         pen = self.pen
         table = self.styles
-        cache = table.after_sgr_cache
+        known = table.after_sgr_cache.get
+        after = table.after_sgr
         pens = [pen]
-        for params in parts[1::2]:
-            known = cache.get(pen)
-            following = known.get(params) if known is not None else None
-            pen = following or table.after_sgr(pen, params)
-            pens.append(pen)
+        pens += [
+            pen := known(pen + params) or after(pen, params) for params in parts[1::2]
+        ]
         if table.full:
             mapping = self._compact_styles(pens)
             pens = [pen.translate(mapping) for pen in pens]

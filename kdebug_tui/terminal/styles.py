@@ -114,6 +114,7 @@ class SgrChange(NamedTuple):
 
 
 _ALL_FLAGS = 0xFF
+_TRANSITIONS_KEPT = 1 << 16
 _EXTENDED_ALONE = re.compile(
     r"([34])8;(?:5;(\d{1,3})|2;(\d{1,3});(\d{1,3});(\d{1,3}))\Z"
 )
@@ -213,8 +214,12 @@ class StyleTable:
     def __init__(self) -> None:
         self._styles: list[CellStyle] = [DEFAULT_STYLE]
         self._codes: dict[tuple[int, int, int], str] = {DEFAULT_STYLE: DEFAULT_CODE}
-        self.after_sgr_cache: dict[str, dict[str, str]] = {}
-        """Codes after an SGR, by code before and parameters; read by hot loops."""
+        self.after_sgr_cache: dict[str, str] = {}
+        """Codes after an SGR, keyed by the code before followed by the parameters.
+
+        Hot loops read it directly; the code is always the key's first character,
+        so keys cannot collide.
+        """
         self.full = False
         """Whether the table has reached ``STYLE_LIMIT`` and needs compacting."""
         self.generation = 0
@@ -249,26 +254,23 @@ class StyleTable:
             The new style's code. Answers are cached per style and parameters,
             and parsed changes per parameters, each cache bounded.
         """
-        known = self.after_sgr_cache.get(code)
-        if known is None:
-            if len(self.after_sgr_cache) > 4096:
-                self.after_sgr_cache.clear()
-            known = self.after_sgr_cache[code] = {}
-        result = known.get(params)
+        key = code + params
+        result = self.after_sgr_cache.get(key)
         if result is not None:
             return result
         change = self._changes.get(params) or self._compile(params)
         fg, bg, flags = self._styles[ord(code)]
         clear, set_, new_fg, new_bg = change
-        key = (
+        new = (
             fg if new_fg is None else new_fg,
             bg if new_bg is None else new_bg,
             (flags & ~clear) | set_,
         )
-        result = self._codes.get(key) or self.code(CellStyle(*key))
-        if len(known) < 256:
-            known[params] = result
-        return result
+        style = self._codes.get(new) or self.code(CellStyle(*new))
+        if len(self.after_sgr_cache) >= _TRANSITIONS_KEPT:
+            self.after_sgr_cache.clear()
+        self.after_sgr_cache[key] = style
+        return style
 
     def _compile(self, params: str) -> SgrChange:
         if len(self._changes) > 4096:
