@@ -46,7 +46,9 @@ class Terminal:
         scrollback: Lines kept after they scroll off the top.
     """
 
-    def __init__(self, columns: int = 80, lines: int = 24, *, scrollback: int = 5000):
+    def __init__(
+        self, columns: int = 80, lines: int = 24, *, scrollback: int = 5000
+    ) -> None:
         self.screen = TerminalScreen(columns, lines, scrollback=scrollback)
         self.stream = TerminalStream(self.screen)
         self._title = ""
@@ -115,15 +117,16 @@ class Terminal:
     def encode_mouse(
         self,
         action: keys.MouseAction,
-        button: int,
-        x: int,
-        y: int,
+        cell: tuple[int, int],
         *,
+        button: int = 0,
         modifiers: frozenset[str] = frozenset(),
     ) -> bytes | None:
         """Encode a mouse report in the protocol the remote asked for."""
         sgr = self.has_mode(modes.MOUSE_SGR)
-        return keys.encode_mouse(action, button, x, y, modifiers=modifiers, sgr=sgr)
+        return keys.encode_mouse(
+            action, cell, button=button, modifiers=modifiers, sgr=sgr
+        )
 
     def encode_focus(self, focused: bool) -> bytes | None:
         """Encode a focus change if the remote asked for reports (?1004)."""

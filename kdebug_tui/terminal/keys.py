@@ -129,10 +129,9 @@ def encode_paste(text: str, *, bracketed: bool) -> bytes:
 
 def encode_mouse(
     action: MouseAction,
-    button: int,
-    x: int,
-    y: int,
+    cell: tuple[int, int],
     *,
+    button: int = 0,
     modifiers: set[str] | frozenset[str] = frozenset(),
     sgr: bool,
 ) -> bytes | None:
@@ -140,9 +139,8 @@ def encode_mouse(
 
     Args:
         action: What happened.
+        cell: 0-based column and row.
         button: 0 left, 1 middle, 2 right (ignored for the wheel).
-        x: 0-based column.
-        y: 0-based row.
         modifiers: Any of ``"shift"``, ``"alt"``/``"meta"``, ``"ctrl"``.
         sgr: Whether ?1006 is set.
 
@@ -150,6 +148,7 @@ def encode_mouse(
         The report, or ``None`` when the X10 form cannot reach the position
         (beyond column or row 223).
     """
+    x, y = cell
     code = {"wheel_up": 64, "wheel_down": 65}.get(action, button)
     if action == "motion":
         code += 32

@@ -39,6 +39,7 @@ class Line:
         self,
         text: str,
         styles: str,
+        *,
         marks: dict[int, str] | None = None,
         wrapped: bool = False,
     ) -> None:

@@ -172,7 +172,9 @@ class TerminalView(Widget, can_focus=True):
             height: Lines.
         """
 
-        def __init__(self, terminal_view: TerminalView, width: int, height: int):
+        def __init__(
+            self, terminal_view: TerminalView, *, width: int, height: int
+        ) -> None:
             super().__init__()
             self.terminal_view = terminal_view
             self.width = width
@@ -553,7 +555,7 @@ class TerminalView(Widget, can_focus=True):
         if (columns, lines) != self.size_in_cells or not self._announced_size:
             self.terminal.resize(columns, lines)
             self._announced_size = True
-            self.post_message(self.Resized(self, columns, lines))
+            self.post_message(self.Resized(self, width=columns, height=lines))
         self.refresh()
 
     # Keys, paste and focus.
@@ -651,7 +653,7 @@ class TerminalView(Widget, can_focus=True):
         held |= {"alt"} if event.meta else set()
         held |= {"ctrl"} if event.ctrl else set()
         report = self.terminal.encode_mouse(
-            action, max(button - 1, 0), x, y, modifiers=frozenset(held)
+            action, (x, y), button=max(button - 1, 0), modifiers=frozenset(held)
         )
         if report:
             self.send(report)

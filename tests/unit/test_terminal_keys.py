@@ -92,20 +92,20 @@ def test_a_bracketed_paste_cannot_close_its_own_bracket() -> None:
 
 
 def test_mouse_reports_use_sgr_when_asked() -> None:
-    assert encode_mouse("press", 0, 4, 2, sgr=True) == b"\x1b[<0;5;3M"
-    assert encode_mouse("release", 0, 4, 2, sgr=True) == b"\x1b[<0;5;3m"
-    assert encode_mouse("motion", 0, 0, 0, sgr=True) == b"\x1b[<32;1;1M"
-    assert encode_mouse("wheel_up", 0, 0, 0, sgr=True) == b"\x1b[<64;1;1M"
+    assert encode_mouse("press", (4, 2), button=0, sgr=True) == b"\x1b[<0;5;3M"
+    assert encode_mouse("release", (4, 2), button=0, sgr=True) == b"\x1b[<0;5;3m"
+    assert encode_mouse("motion", (0, 0), button=0, sgr=True) == b"\x1b[<32;1;1M"
+    assert encode_mouse("wheel_up", (0, 0), button=0, sgr=True) == b"\x1b[<64;1;1M"
     modifiers = frozenset({"ctrl", "shift"})
-    assert encode_mouse("press", 2, 0, 0, modifiers=modifiers, sgr=True) == (
+    assert encode_mouse("press", (0, 0), button=2, modifiers=modifiers, sgr=True) == (
         b"\x1b[<22;1;1M"
     )
 
 
 def test_mouse_reports_fall_back_to_the_x10_byte_form() -> None:
-    assert encode_mouse("press", 0, 4, 2, sgr=False) == b"\x1b[M %#"
-    assert encode_mouse("release", 1, 4, 2, sgr=False) == b"\x1b[M#%#"
-    assert encode_mouse("press", 0, 300, 2, sgr=False) is None
+    assert encode_mouse("press", (4, 2), button=0, sgr=False) == b"\x1b[M %#"
+    assert encode_mouse("release", (4, 2), button=1, sgr=False) == b"\x1b[M#%#"
+    assert encode_mouse("press", (300, 2), button=0, sgr=False) is None
 
 
 def test_focus_reports_are_csi_i_and_csi_o() -> None:
