@@ -88,6 +88,7 @@ class TestOutput:
         """A cursor-position query is answered to the remote, not drawn."""
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
+            # The remote asks where the cursor is.
             await show(pilot, b"ab\x1b[6n")
             assert app.sent == [b"\x1b[1;3R"]
 
@@ -104,6 +105,7 @@ class TestOutput:
         """After a change on one row, only that row is refreshed."""
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
+            # Paint three rows, then watch what the next change refreshes.
             await show(pilot, b"one\r\ntwo\r\nthree")
             refreshed: list[Region] = []
             original = app.view.refresh
@@ -166,6 +168,7 @@ class TestParserFailure:
                 return real_feed(data)
 
             monkeypatch.setattr(app.view.terminal, "feed", failing_once)
+            # The first slice fails to parse; the next must still be shown.
             await show(pilot, b"lost")
             rows = await show(pilot, b"shown")
             assert rows[0] == "shown"
@@ -203,6 +206,7 @@ class TestKeys:
         """After DECCKM the arrows send SS3 sequences, as vim expects."""
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
+            # The remote switches cursor keys to application mode.
             await show(pilot, b"\x1b[?1h")
             await pilot.press("up", "left")
             await pilot.pause()
@@ -221,6 +225,7 @@ class TestKeys:
         """Another leader frees Ctrl-] for the remote."""
         app = TerminalHost(TerminalView(leader_key="ctrl+b"))
         async with app.run_test(size=(40, 8)) as pilot:
+            # Ctrl-B is now the leader; Ctrl-] is an ordinary key.
             await pilot.press("ctrl+b", "ctrl+right_square_bracket")
             await pilot.pause()
             assert app.leader_presses == 1
@@ -234,6 +239,7 @@ class TestPaste:
         """?2004 wraps the paste; newlines become carriage returns."""
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
+            # The shell turns on bracketed paste, then the user pastes a line.
             await show(pilot, b"\x1b[?2004h")
             app.view.post_message(events.Paste("ls\n"))
             await pilot.pause()
@@ -249,6 +255,7 @@ class TestSize:
         async with app.run_test(size=(40, 8)) as pilot:
             await pilot.pause()
             assert app.sizes == [(40, 8)]
+            # The outer terminal grows.
             await pilot.resize_terminal(50, 12)
             await pilot.pause()
             assert app.sizes[-1] == (50, 12)
@@ -265,6 +272,7 @@ class TestScrollback:
             lines = b"".join(b"line %d\r\n" % n for n in range(30))
             rows = await show(pilot, lines)
             assert rows[0] == "line 23"
+            # Page back, then type.
             await pilot.press("shift+pageup")
             await pilot.pause()
             assert app.view.history_offset == 7
@@ -284,6 +292,7 @@ class TestSelection:
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
             await show(pilot, b"first line\r\nsecond line")
+            # Drag from "line" on the first row to "second" on the next.
             await pilot.mouse_down(TerminalView, offset=(6, 0))
             await pilot.hover(TerminalView, offset=(5, 1))
             await pilot.mouse_up(TerminalView, offset=(5, 1))
@@ -300,6 +309,7 @@ class TestMouseReporting:
         """?1000 with ?1006 turns a click into press and release reports."""
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
+            # The remote asks for SGR mouse reports; the user clicks.
             await show(pilot, b"\x1b[?1000h\x1b[?1006h")
             await pilot.click(TerminalView, offset=(2, 1))
             await pilot.pause()
@@ -352,6 +362,7 @@ class TestFocusReports:
         """CSI O on blur, CSI I on focus."""
         app = TerminalHost()
         async with app.run_test(size=(40, 8)) as pilot:
+            # The remote asks for focus reports; focus leaves and comes back.
             await show(pilot, b"\x1b[?1004h")
             app.view.blur()
             await pilot.pause()
