@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from wcwidth import wcwidth
+from pyte.screens import wcwidth
 
 WIDE_TAIL = "\x00"
 """Placeholder in the second cell of a wide character; never drawn text."""

@@ -22,8 +22,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from pyte.screens import Margins
-from wcwidth import wcwidth
+from pyte.screens import Margins, wcwidth
 
 from kdebug_tui.terminal import modes
 from kdebug_tui.terminal.lines import WIDE_TAIL, Line

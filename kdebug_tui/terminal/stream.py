@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable
 from functools import cache
 
+from pyte.screens import wcwidth
 from pyte.streams import Stream
-from wcwidth import wcwidth
 
 from kdebug_tui.terminal.screen import TerminalScreen
 

@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyte import graphics
 from pyte import modes as pyte_modes
-from pyte.screens import Margins
-from wcwidth import wcwidth
+from pyte.screens import Margins, wcwidth
 
 from kdebug_tui.terminal import WIDE_TAIL, Terminal
 
