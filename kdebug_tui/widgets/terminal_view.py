@@ -438,7 +438,8 @@ class TerminalView(Widget, can_focus=True):
         """The line shown on view row ``y`` and its stable line number."""
         screen = self.terminal.screen
         history = screen.history
-        index = len(history) - self._history_offset + y
+        # ED 3 can empty the scrollback while the view is scrolled back.
+        index = len(history) - min(self._history_offset, len(history)) + y
         number = screen.scrolled - len(history) + index
         if index < len(history):
             return number, history[index]

@@ -283,6 +283,18 @@ class TestScrollback:
             assert app.view.history_offset == 0
             assert app.sent == [b"a"]
 
+    async def test_clearing_the_scrollback_while_scrolled_back_shows_the_screen(
+        self,
+    ) -> None:
+        """ED 3 while paged back leaves no stale or wrapped-around lines."""
+        app = TerminalHost()
+        async with app.run_test(size=(40, 8)) as pilot:
+            await show(pilot, b"".join(b"line %d\r\n" % n for n in range(30)))
+            await pilot.press("shift+pageup")
+            # The remote clears the scrollback (as `clear` does).
+            rows = await show(pilot, b"\x1b[3J")
+            assert rows[0] == "line 23"
+
 
 class TestSelection:
     """Dragging selects text and copies it through the outer terminal."""
