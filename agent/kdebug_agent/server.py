@@ -123,8 +123,10 @@ class AgentServer:
         if self._server is not None:
             self._server.close(close_connections=False)
         for session, task in list(self._sessions.items()):
-            await session.announce_shutdown()
-            task.cancel()
+            # A finished session is only removing its container: let it.
+            if not session.finished:
+                await session.announce_shutdown()
+                task.cancel()
         await asyncio.gather(*self._sessions.values(), return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
@@ -183,7 +185,10 @@ class AgentServer:
             "protocol": list(SUPPORTED_VERSIONS),
             "runtimes": sorted(self._runtimes),
             "agentId": self.settings.agent_id,
-            "sessions": len(self._sessions),
+            # Sessions that told their client how they ended are only cleaning
+            # up; a client deciding whether to delete this agent's pod must not
+            # count them, and the pod's termination lets the cleanup finish.
+            "sessions": sum(not session.finished for session in self._sessions),
         }
 
     async def _handle(self, connection: ServerConnection) -> None:

@@ -103,6 +103,11 @@ class Session:
             await self._remove_container()
             self._audit.session_ended(self.id, outcome=outcome)
 
+    @property
+    def finished(self) -> bool:
+        """Whether the client has been told how the session ended."""
+        return self._finished
+
     async def announce_shutdown(self) -> None:
         """Tell the client the agent is stopping; the caller then cancels `run`."""
         await self._finish(

@@ -1,0 +1,254 @@
+"""Debugging pods of the real cluster with the headless `kdebug-tui debug`."""
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster import images
+from tests.e2e.cli_support import (
+    DEMO_NAMESPACE,
+    KDEBUG,
+    agent_pods,
+    cli_environment,
+    debug_containers,
+    eventually,
+    nothing_left,
+    run_cli,
+)
+from tests.fixtures.cluster import KubernetesCluster
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def user_env(
+    kubernetes_cluster: KubernetesCluster, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """The least-privileged user, starting from a cluster with no agent pod."""
+    env = cli_environment(kubernetes_cluster, tmp_path)
+    # Earlier suites may leave finished agent pods behind; gc is how users clear them.
+    run_cli(env, "gc")
+    nothing_left(kubernetes_cluster)
+    yield env
+    nothing_left(kubernetes_cluster)
+
+
+def debug(
+    env: dict[str, str],
+    pod: str,
+    *command: str,
+    stdin: str = "",
+    extra: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        env, "debug", "-n", DEMO_NAMESPACE, *extra, pod, "--", *command, stdin=stdin
+    )
+
+
+class TestDebuggingAPod:
+    def test_ps_shows_the_targets_processes_from_another_namespace(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "web", "ps", "-o", "pid,args")
+        assert result.returncode == 0, result.stderr
+        assert "httpd" in result.stdout
+
+    def test_a_file_only_in_the_target_image_is_readable(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "web", "cat", f"/target{images.TARGET_MARKER}")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == images.TARGET_MARKER_TEXT.strip()
+
+    def test_the_commands_exit_code_is_the_clis_exit_code(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "web", "sh", stdin="exit 3\n")
+        assert result.returncode == 3, result.stderr
+
+    def test_stdout_and_stderr_come_back_separately(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "web", "sh", "-c", "echo out; echo err >&2")
+        assert (result.stdout, result.stderr.splitlines()[-1:]) == ("out\n", ["err"])
+
+    def test_a_pod_without_any_shell_is_debuggable(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "no-shell", "ps", "-o", "args")
+        assert result.returncode == 0, result.stderr
+        assert "sleep-forever" in result.stdout or "/sleep" in result.stdout
+
+    def test_a_running_init_container_is_a_valid_target(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(
+            user_env,
+            "native-sidecar",
+            "sh",
+            "-c",
+            "echo in-$KDEBUG_TARGET_ROOT",
+            extra=("-c", "proxy"),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "in-/target"
+
+
+class TestClearErrors:
+    def test_a_pod_that_does_not_exist(self, user_env: dict[str, str]) -> None:
+        result = debug(user_env, "no-such-pod", "true")
+        assert result.returncode == 1
+        assert "There is no pod no-such-pod in namespace kdebug-demo." in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_a_container_that_is_not_running(self, user_env: dict[str, str]) -> None:
+        result = debug(user_env, "crash-loop", "true")
+        assert result.returncode == 1
+        assert "is not running" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_a_debug_image_absent_with_pull_policy_never(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(
+            user_env,
+            "web",
+            "true",
+            extra=("--image", "docker.io/kdebug/absent:1", "--pull-policy", "Never"),
+        )
+        assert result.returncode == 1
+        assert "docker.io/kdebug/absent:1" in result.stderr
+        assert "--pull-policy IfNotPresent" in result.stderr
+
+    def test_a_user_without_port_forward_permission(
+        self, kubernetes_cluster: KubernetesCluster, tmp_path: Path
+    ) -> None:
+        env = cli_environment(
+            kubernetes_cluster,
+            tmp_path,
+            kubeconfig=kubernetes_cluster.user_no_portforward_kubeconfig,
+        )
+        result = debug(env, "web", "true")
+        assert result.returncode == 1
+        assert "create pods/portforward" in result.stderr
+        nothing_left(kubernetes_cluster)
+
+    def test_an_agent_namespace_that_enforces_the_restricted_level(
+        self, kubernetes_cluster: KubernetesCluster, tmp_path: Path
+    ) -> None:
+        namespace = "kdebug-restricted"
+        subprocess.run(
+            kubernetes_cluster.kubectl_command("create", "namespace", namespace),
+            capture_output=True,
+            check=False,
+        )
+        subprocess.run(
+            kubernetes_cluster.kubectl_command(
+                "label",
+                "--overwrite",
+                "namespace",
+                namespace,
+                "pod-security.kubernetes.io/enforce=restricted",
+            ),
+            check=True,
+            capture_output=True,
+        )
+        env = cli_environment(
+            kubernetes_cluster,
+            tmp_path,
+            kubeconfig=kubernetes_cluster.admin_kubeconfig,
+            agent_namespace=namespace,
+        )
+        result = debug(env, "web", "true")
+        assert result.returncode == 1
+        assert f"Namespace {namespace} enforces a Pod Security level" in result.stderr
+        assert "pod-security.kubernetes.io/enforce=privileged" in result.stderr
+        pods = subprocess.run(
+            kubernetes_cluster.kubectl_command(
+                "get", "pods", "-n", namespace, "-o", "name"
+            ),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert pods.stdout == ""
+
+
+class TestAgentPodLifecycle:
+    def test_two_sessions_on_one_node_share_one_agent_pod_which_goes_after_both(
+        self, user_env: dict[str, str], kubernetes_cluster: KubernetesCluster
+    ) -> None:
+        # The first session starts the agent pod and keeps it busy for a while.
+        first = subprocess.Popen(
+            [KDEBUG, "debug", "-n", DEMO_NAMESPACE, "web", "--", "sleep", "12"],
+            env=user_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        eventually(
+            lambda: len(debug_containers(kubernetes_cluster)) == 1,
+            timeout=120,
+            what="the first debug container runs",
+        )
+        # The second session, to another pod on the same node, reuses it.
+        second = debug(
+            user_env, "multi", "sh", "-c", "sleep 2; echo second", extra=("-c", "app")
+        )
+        assert second.returncode == 0, second.stderr
+        assert (
+            "Reusing agent pod" in second.stderr
+            or len(agent_pods(kubernetes_cluster)) == 1
+        )
+        assert len(agent_pods(kubernetes_cluster)) == 1
+        assert first.wait(timeout=120) == 0, first.stderr
+        eventually(
+            lambda: not agent_pods(kubernetes_cluster),
+            timeout=60,
+            what="the shared agent pod is deleted after the last session",
+        )
+
+    def test_a_killed_client_leaves_nothing_after_grace_idle_and_gc(
+        self, kubernetes_cluster: KubernetesCluster, tmp_path: Path
+    ) -> None:
+        nothing_left(kubernetes_cluster)
+        env = cli_environment(
+            kubernetes_cluster, tmp_path, grace="3", agent_idle_timeout="5"
+        )
+        client = subprocess.Popen(
+            [KDEBUG, "debug", "-n", DEMO_NAMESPACE, "web", "--", "sleep", "600"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        eventually(
+            lambda: len(debug_containers(kubernetes_cluster)) == 1,
+            timeout=120,
+            what="the debug container runs",
+        )
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+        killed_at = time.monotonic()
+        eventually(
+            lambda: not debug_containers(kubernetes_cluster),
+            timeout=30,
+            what="the debug container is removed after the grace time",
+        )
+        assert time.monotonic() - killed_at >= 2
+        eventually(
+            lambda: all(
+                p["phase"] == "Succeeded" for p in agent_pods(kubernetes_cluster)
+            ),
+            timeout=60,
+            what="the idle agent exits",
+        )
+        result = run_cli(env, "gc")
+        assert result.returncode == 0, result.stderr
+        assert "Removed 1 agent pods" in result.stdout
+        nothing_left(kubernetes_cluster)
