@@ -117,6 +117,11 @@ class TestOutput:
             app.view.refresh = recording_refresh  # type: ignore[method-assign]
             # Rewrite row 1 and put the cursor back where it was.
             await show(pilot, b"\x1b7\x1b[2;1HTWO\x1b8")
+            # On a busy machine the repaint timer may fire late; wait for it.
+            for _ in range(500):
+                if refreshed:
+                    break
+                await pilot.pause(0.01)
             assert refreshed == [Region(0, 1, 40, 1)]
 
 
