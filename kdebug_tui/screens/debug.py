@@ -8,6 +8,7 @@ to it except the leader key, which offers the tab commands.
 """
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -39,6 +40,8 @@ LAST_STAGES = ("start", "attached")
 """Agent progress stages after which the debug process runs."""
 EARLY_INPUT_LIMIT = 4096
 """Bytes typed before the shell runs that are kept for it."""
+HANG_UP_SECONDS = 5.0
+"""How long a hung-up shell may take to exit before the connection is cut."""
 
 
 class DebugScreen(ForwardsWorkerFailures, Screen[None]):
@@ -157,21 +160,31 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
             self._set_state(SessionState.DISCONNECTED if lost else SessionState.FAILED)
 
     async def end_session(self) -> None:
-        """Stop the session, wait until its agent pod is tidied up, and close it."""
+        """End the session and wait until the agent has tidied up after it.
+
+        A running shell is hung up (its stdin closed) and given a moment to
+        exit, so the agent removes the debug container at once; a connection
+        that just drops would make the agent keep it for the grace time.
+        """
         worker = self._session_worker
-        if worker is not None and worker.state in (
-            WorkerState.PENDING,
-            WorkerState.RUNNING,
-        ):
+        if worker is not None and not worker.is_finished:
+            if self.session is not None and self.tab.state is SessionState.RUNNING:
+                await self.session.close_stdin()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(self._finished(worker)), HANG_UP_SECONDS
+                    )
             worker.cancel()
-            try:
-                await worker.wait()
-            except (WorkerCancelled, WorkerFailed):
-                pass
+            await self._finished(worker)
         if self.session is not None:
             await self.session.close()
         if self.tab.live:
             self._set_state(SessionState.EXITED)
+
+    @staticmethod
+    async def _finished(worker: Worker[None]) -> None:
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await worker.wait()
 
     # Input and what the view reports
 

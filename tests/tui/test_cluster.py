@@ -1,0 +1,242 @@
+"""The app against the real cluster, through its pilot: live pods and real shells."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from cluster.workloads import DEMO_NAMESPACE, EMPTY_NAMESPACE
+from kdebug_tui.app import KdebugApp, create_app
+from kdebug_tui.backend.kube import Kube
+from kdebug_tui.backend.session import SessionState
+from kdebug_tui.backend.settings import Settings
+from kdebug_tui.screens.debug import DebugScreen
+from kdebug_tui.screens.error import ErrorScreen
+from kdebug_tui.screens.pod import PodScreen
+from tests.e2e.cli_support import agent_pods, debug_containers, eventually
+from tests.fixtures.cluster import KubernetesCluster
+from tests.tui.pilot_helpers import (
+    screen_text,
+    table_keys,
+    wait_for_pods,
+    wait_for_rows,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.tui, pytest.mark.e2e]
+
+SIZE = (110, 30)
+LEADER = "ctrl+right_square_bracket"
+SESSION_SECONDS = 120.0
+
+
+@pytest.fixture
+def cluster_app(
+    kubernetes_cluster: KubernetesCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[KdebugApp]:
+    """The app as the cluster's least-privileged user runs it, on kdebug-demo."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    settings = Settings(
+        kubeconfig=str(kubernetes_cluster.user_kubeconfig),
+        namespace=DEMO_NAMESPACE,
+        image=kubernetes_cluster.images.tools,
+        pull_policy="Never",
+        runtime_socket=str(kubernetes_cluster.containerd_socket),
+        agent_namespace=kubernetes_cluster.agent_namespace,
+    )
+    pods_before = {str(p["name"]) for p in agent_pods(kubernetes_cluster)}
+    containers_before = set(debug_containers(kubernetes_cluster))
+    yield create_app(settings)
+    # Other clients may use the cluster meanwhile: only what the app made counts.
+    eventually(
+        lambda: {str(p["name"]) for p in agent_pods(kubernetes_cluster)} <= pods_before,
+        timeout=60,
+        what="no agent pod of the app left",
+    )
+    eventually(
+        lambda: set(debug_containers(kubernetes_cluster)) <= containers_before,
+        timeout=60,
+        what="no debug container of the app left",
+    )
+
+
+async def wait_long(pilot: Pilot[object], condition: Any, *, what: str) -> None:
+    """Wait for something a real session does (an agent pod may have to start)."""
+    import tests.tui.pilot_helpers as helpers
+
+    saved = helpers.WAIT_SECONDS
+    helpers.WAIT_SECONDS = SESSION_SECONDS
+    try:
+        await wait_until(pilot, condition, what=what)
+    finally:
+        helpers.WAIT_SECONDS = saved
+
+
+def highlight(app: KdebugApp, key: str) -> None:
+    """Put the cursor of the pods table on a pod."""
+    from kdebug_tui.widgets.resource_table import ResourceTable
+
+    assert app.screen.query_one(ResourceTable).move_to(key)
+
+
+class TestBrowsingTheCluster:
+    """The browser shows the cluster's pods and follows their changes."""
+
+    async def test_the_sample_pods_and_a_pods_containers_are_shown(
+        self, cluster_app: KdebugApp
+    ) -> None:
+        app = cluster_app
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            keys = table_keys(app)
+            assert f"{DEMO_NAMESPACE}/web" in keys
+            assert f"{DEMO_NAMESPACE}/multi" in keys
+
+            # Enter on multi lists its three containers.
+            highlight(app, f"{DEMO_NAMESPACE}/multi")
+            await pilot.press("enter")
+            await wait_for_rows(pilot, "#containers")
+            assert isinstance(app.screen, PodScreen)
+            assert table_keys(app, "#containers") == ["app", "sidecar", "metrics"]
+
+    async def test_a_pod_created_and_deleted_meanwhile_comes_and_goes(
+        self, cluster_app: KdebugApp, kubernetes_cluster: KubernetesCluster
+    ) -> None:
+        app = cluster_app
+        name = f"tui-{uuid.uuid4().hex[:6]}"
+        admin = Kube.connect(kubeconfig=str(kubernetes_cluster.admin_kubeconfig))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            # Show the empty namespace, then create a pod in it.
+            await pilot.press("colon", *f"ns {EMPTY_NAMESPACE}", "enter")
+            await wait_until(
+                pilot,
+                lambda: getattr(app.screen, "namespace", "") == EMPTY_NAMESPACE,
+                what="the empty namespace",
+            )
+            admin.core.create_namespaced_pod(
+                EMPTY_NAMESPACE, _pod(name, kubernetes_cluster)
+            )
+            await wait_long(
+                pilot,
+                lambda: (
+                    f"{EMPTY_NAMESPACE}/{name}" in table_keys(app)
+                    and "Running" in screen_text(app)
+                ),
+                what="the new pod, running",
+            )
+            admin.core.delete_namespaced_pod(
+                name, EMPTY_NAMESPACE, grace_period_seconds=0
+            )
+            await wait_long(pilot, lambda: not table_keys(app), what="the pod to go")
+
+
+class TestDebuggingInATab:
+    """`d` opens a real debug shell in a tab; keys, size and exit pass through."""
+
+    async def test_a_shell_in_a_tab_runs_commands_and_exits(
+        self, cluster_app: KdebugApp
+    ) -> None:
+        app = cluster_app
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            highlight(app, f"{DEMO_NAMESPACE}/web")
+            await pilot.press("d")
+            await wait_long(
+                pilot,
+                lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
+                what="the shell to run",
+            )
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+
+            # The target's processes, seen from the debug container.
+            await pilot.press(*"ps -o pid,comm", "enter")
+            await wait_long(pilot, lambda: "httpd" in screen_text(app), what="ps")
+            # The terminal's size is the tab's.
+            columns, lines = screen.view.size_in_cells
+            await pilot.press(*"stty size", "enter")
+            await wait_long(
+                pilot, lambda: f"{lines} {columns}" in screen_text(app), what="size"
+            )
+            # ctrl+c reaches the shell: a long sleep ends at once.
+            await pilot.press(*"sleep 300", "enter", "ctrl+c")
+            await pilot.press(*"echo after-$((40+2))", "enter")
+            await wait_long(pilot, lambda: "after-42" in screen_text(app), what="42")
+
+            # exit 3 ends the session; the tab says how.
+            await pilot.press(*"exit 3", "enter")
+            await wait_long(
+                pilot,
+                lambda: app.tabs[0].state is SessionState.EXITED,
+                what="the shell to exit",
+            )
+            assert app.tabs[0].exit_code == 3
+            assert "exited with code 3" in screen_text(app)
+
+            # Closing the ended tab needs no confirmation.
+            await pilot.press(LEADER, "x")
+            await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
+
+    async def test_a_missing_debug_image_is_explained(
+        self, cluster_app: KdebugApp
+    ) -> None:
+        app = cluster_app
+        async with app.run_test(size=(110, 40)) as pilot:
+            await wait_for_pods(pilot)
+            highlight(app, f"{DEMO_NAMESPACE}/web")
+            # D, another image that is nowhere, launch (pull policy is Never).
+            await pilot.press("D")
+            await pilot.press("ctrl+u", *"example.invalid/absent:1", "enter")
+            await wait_long(
+                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
+            )
+            error = app.screen
+            assert isinstance(error, ErrorScreen)
+            assert "example.invalid/absent:1" in error.message
+            assert "Pull policy Never" in error.hint
+            assert app.tabs[0].state is SessionState.FAILED
+            await pilot.press("escape", LEADER, "x")
+            await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
+
+    async def test_quitting_ends_the_sessions_and_removes_the_agent_pod(
+        self, cluster_app: KdebugApp
+    ) -> None:
+        app = cluster_app
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            highlight(app, f"{DEMO_NAMESPACE}/web")
+            await pilot.press("d")
+            await wait_long(
+                pilot,
+                lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
+                what="the shell to run",
+            )
+
+            await pilot.press(LEADER, "q", "y")
+            await wait_long(pilot, lambda: app.return_code == 0, what="the exit")
+            assert app.shut_down_cleanly
+
+
+def _pod(name: str, cluster: KubernetesCluster) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {
+                    "name": "idle",
+                    "image": cluster.images.shell,
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+                }
+            ],
+        },
+    }
