@@ -111,13 +111,27 @@ def eventually(condition: Callable[[], bool], *, timeout: float, what: str) -> N
     pytest.fail(f"After {timeout:.0f} s, still not true: {what}.")
 
 
-def nothing_left(cluster: KubernetesCluster, *, timeout: float = 60) -> None:
-    """Wait until no agent pod and no debug container is left."""
+def leftovers(cluster: KubernetesCluster) -> tuple[set[str], set[str]]:
+    """Return the names of agent pods and the IDs of debug containers now."""
+    pods = {str(pod["name"]) for pod in agent_pods(cluster)}
+    return pods, set(debug_containers(cluster))
+
+
+def nothing_left(
+    cluster: KubernetesCluster,
+    before: tuple[set[str], set[str]] = (set(), set()),
+    *,
+    timeout: float = 60,
+) -> None:
+    """Wait until no agent pod or debug container is left beyond `before`."""
+    pods_before, containers_before = before
     eventually(
-        lambda: not agent_pods(cluster), timeout=timeout, what="no agent pod left"
+        lambda: not {str(p["name"]) for p in agent_pods(cluster)} - pods_before,
+        timeout=timeout,
+        what="no agent pod of the test is left",
     )
     eventually(
-        lambda: not debug_containers(cluster),
+        lambda: not set(debug_containers(cluster)) - containers_before,
         timeout=timeout,
-        what="no debug container left",
+        what="no debug container of the test is left",
     )
