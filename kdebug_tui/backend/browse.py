@@ -46,7 +46,7 @@ READ_TIMEOUT = 30
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before the next attempt after consecutive failures; the last repeats."""
 FATAL_STATUSES = {401, 403, 404}
-"""Answers a retry cannot change: the user must act first."""
+"""Answers to a first listing that a retry cannot change: the user must act."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -231,6 +231,7 @@ class ResourceWatch(Generic[T]):
                 for a caller that already holds the objects as of that version.
         """
         failures = 0
+        listed = bool(since)
         while not self._stopped.is_set():
             try:
                 if since:
@@ -238,13 +239,16 @@ class ResourceWatch(Generic[T]):
                 else:
                     items, version = self._list()
                     yield Listed(tuple(items))
+                    listed = True
                 failures = 0
                 while not self._stopped.is_set():
                     version = yield from self._watch(version)
             except _Expired:
                 logger.info("The watch of %s expired; listing again.", self._what)
             except ApiException as error:
-                if error.status in FATAL_STATUSES:
+                # Once a listing worked, a refusal is more likely an API server
+                # that restarts (its RBAC cache still cold) than lost rights.
+                if error.status in FATAL_STATUSES and not listed:
                     raise api_error(error, doing=f"listing {self._what}") from error
                 failures += 1
                 yield from self._pause(

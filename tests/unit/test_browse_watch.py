@@ -184,3 +184,19 @@ def test_a_refusal_no_retry_can_fix_ends_the_watch_with_a_hint(
 
     assert "listing pods in shop" in str(raised.value)
     assert raised.value.hint
+
+
+def test_a_refusal_after_a_listing_worked_is_retried(
+    scripted: list[ScriptedApiServer],
+) -> None:
+    # An API server that restarts refuses requests until its RBAC cache is warm.
+    server = ScriptedApiServer(
+        [("list", ("10", ["a"])), ("status", 403), ("list", ("20", ["a", "b"]))]
+    )
+    scripted.append(server)
+
+    events = collect(server.watch(), 3)
+
+    assert names(events[0]) == ["a"]
+    assert isinstance(events[1], Interrupted)
+    assert names(events[2]) == ["a", "b"]
