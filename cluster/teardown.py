@@ -29,6 +29,17 @@ STOP_ORDER = (
 )
 """Daemons in the order they are stopped: the node before the control plane."""
 
+CLUSTER_PROGRAMS = frozenset(
+    {
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "containerd",
+        "containerd-shim-runc-v2",
+        "kubelet",
+    }
+)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 KUBEPODS = "kubepods"
 MOUNT_PREFIXES = (layout.RUN_DIR, layout.STATE_DIR)
@@ -76,9 +87,8 @@ def leftovers() -> list[str]:
     """Return a description of each process, mount, device or rule left behind."""
     found: list[str] = []
     for pid in _pids():
-        command = _cmdline(pid)
-        if "/kdebug-cluster" in command or _in_kubepods(pid):
-            found.append(f"process {pid}: {command[:200]}")
+        if is_cluster_process(pid):
+            found.append(f"process {pid}: {_cmdline(pid)[:200]}")
     found += [f"mount {point}" for point in mounts_below(*MOUNT_PREFIXES)]
     if network.bridge_exists():
         found.append(f"network device {layout.BRIDGE}")
@@ -90,6 +100,24 @@ def leftovers() -> list[str]:
     if layout.RUN_DIR.exists() or layout.DATA_DIR.exists():
         found.append(f"directory {layout.RUN_DIR} or {layout.DATA_DIR}")
     return found
+
+
+def is_cluster_process(pid: int) -> bool:
+    """Tell whether a process is part of the cluster.
+
+    That is one of the cluster's programs started with the cluster's paths (a
+    kubectl or a shell that merely names a kubeconfig is not), or any process in
+    a pod's cgroup.
+    """
+    if _in_kubepods(pid):
+        return True
+    try:
+        program = Path(os.readlink(f"/proc/{pid}/exe")).name
+    except OSError:
+        return False
+    return program in CLUSTER_PROGRAMS and any(
+        str(root) in _cmdline(pid) for root in (layout.STATE_DIR, layout.RUN_DIR)
+    )
 
 
 def _delete_containers() -> None:

@@ -1,48 +1,31 @@
 """`scripts/cluster down` leaves nothing behind, and `up` brings the cluster back.
 
-This runs after the other cluster tests in this directory (files run in name order)
-and restores the cluster before it returns, so later tests still find it up.
+The fixture runs this test after every other one. It brings the cluster back up
+afterwards when the fixture means to leave it running; under CI it leaves it down.
 """
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from cluster import layout
+from cluster.teardown import is_cluster_process
 from tests.fixtures.cluster import SCRIPT, UP_TIMEOUT, KubernetesCluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(UP_TIMEOUT + 300)]
-
-
-def own_ancestors() -> set[int]:
-    """Return this process and its parents, whose command lines may name paths."""
-    pids, pid = set(), os.getpid()
-    while pid > 1:
-        pids.add(pid)
-        status = Path(f"/proc/{pid}/status").read_text()
-        pid = int(
-            next(
-                line for line in status.splitlines() if line.startswith("PPid:")
-            ).split()[1]
-        )
-    return pids
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.cluster_teardown,
+    pytest.mark.timeout(UP_TIMEOUT + 300),
+]
 
 
 def cluster_processes() -> list[str]:
-    """Return the processes that name the cluster's paths or live in pod cgroups."""
-    found, skip = [], own_ancestors()
+    """Return the cluster's daemons and shims, and processes in pod cgroups."""
+    found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in skip:
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cgroups = (entry / "cgroup").read_text()
-        except OSError:
-            continue
-        if "/kdebug-cluster/" in command or ":/kubepods" in cgroups:
-            found.append(f"{entry.name}: {command[:120]}")
+        if entry.name.isdigit() and is_cluster_process(int(entry.name)):
+            found.append(entry.name)
     return found
 
 
@@ -57,6 +40,7 @@ def test_down_leaves_no_process_mount_or_network_device_and_up_restores_it(
     kubernetes_cluster: KubernetesCluster,
 ) -> None:
     """Nothing of the cluster survives `down`; `up` then brings it all back."""
+    cluster = kubernetes_cluster
     down = subprocess.run(
         [str(SCRIPT), "down"], capture_output=True, text=True, timeout=300, check=False
     )
@@ -80,12 +64,18 @@ def test_down_leaves_no_process_mount_or_network_device_and_up_restores_it(
         assert not list(Path("/sys/fs/cgroup").glob("*/kubepods"))
         assert not layout.RUN_DIR.exists()
     finally:
-        up = subprocess.run(
-            [str(SCRIPT), "up"],
-            capture_output=True,
-            text=True,
-            timeout=UP_TIMEOUT,
-            check=False,
-        )
-    assert up.returncode == 0, up.stderr[-4000:]
-    assert "The cluster is up" in up.stdout
+        # Bring the cluster back even when a check failed, for the next run.
+        up = _bring_up() if cluster.keep_running else None
+    if up is not None:
+        assert up.returncode == 0, up.stderr[-4000:]
+        assert "The cluster is up" in up.stdout
+
+
+def _bring_up() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), "up"],
+        capture_output=True,
+        text=True,
+        timeout=UP_TIMEOUT,
+        check=False,
+    )
