@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import platformdirs
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -108,6 +108,17 @@ class KdebugApp(App[int]):
     def _start_point_found(self, context: str, namespace: str) -> None:
         self.show_pods(context, namespace)
         self._collect_garbage(context)
+
+    def on_key(self, event: events.Key) -> None:
+        """Give the open prompt the keys typed in the same burst as `/` or `:`."""
+        screen = self.screen
+        if not (event.is_printable and event.character):
+            return
+        if isinstance(screen, BrowserScreen) and screen.prompt.take_late_key(
+            event.character
+        ):
+            event.stop()
+            event.prevent_default()
 
     # Navigation
 

@@ -76,6 +76,11 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         """The namespace the view is about; empty for none or all."""
         return ""
 
+    @property
+    def prompt(self) -> PromptBar:
+        """The `/` and `:` prompt."""
+        return self.query_one(PromptBar)
+
     def compose(self) -> ComposeResult:
         """Tab bar, where we are, the body, the prompt and the key hints."""
         yield TabBar(self.kdebug, id="tabs")

@@ -92,7 +92,20 @@ class PromptBar(Horizontal):
             prompt.value = value
         prompt.cursor_position = len(value)
         self.add_class("-open")
-        prompt.focus()
+        self.screen.set_focus(prompt)
+
+    def take_late_key(self, character: str) -> bool:
+        """Type a key that was read before the prompt opened; tell if it took it.
+
+        Textual hands a key to the widget focused when the key is read, so the
+        keys of one burst (a fast typist, a paste of `/web`) reach the table
+        behind the prompt; they come back here through the app.
+        """
+        prompt = self.query_one(Input)
+        if not self.is_open or self.screen.focused is not prompt:
+            return False
+        prompt.insert_text_at_cursor(character)
+        return True
 
     def close(self) -> None:
         """Hide the prompt."""

@@ -1,6 +1,7 @@
 """The browser: drilling in and out, k9s keys, the live filter, `:` commands, help."""
 
 import pytest
+from textual import events
 
 from kdebug_tui.screens.contexts import ContextsScreen
 from kdebug_tui.screens.help import HelpScreen
@@ -161,6 +162,31 @@ class TestFilter:
             assert table_keys(app) == ["shop/web-7d4f9c6b5-x2k8p"]
             assert "/we" in screen_text(app)
             assert "pods (1/5)" in screen_text(app)
+
+    async def test_keys_typed_in_one_burst_with_the_slash_reach_the_filter(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+
+            # "/web" and Enter arrive together, as from a fast typist or a paste.
+            burst = [
+                ("slash", "/"),
+                ("w", "w"),
+                ("e", "e"),
+                ("b", "b"),
+                ("enter", "\r"),
+            ]
+            for key, character in burst:
+                app.post_message(events.Key(key, character))
+            await wait_until(
+                pilot,
+                lambda: table_keys(app) == ["shop/web-7d4f9c6b5-x2k8p"],
+                what="the filter to apply",
+            )
+            assert app.screen.query_one(ResourceTable).filter_text == "web"
+            assert not app.screen.query_one(PromptBar).is_open
 
     async def test_enter_keeps_the_filter_and_esc_then_clears_it(
         self, fixed_app: AppFactory
