@@ -325,22 +325,23 @@ class KdebugApp(App[int]):
         self.run_worker(self.close_tab(tab), group="tabs", exit_on_error=False)
 
     async def close_tab(self, tab: DebugTab) -> None:
-        """End a tab's session, tidy up its agent pod, and remove the tab."""
+        """Remove a tab, end its session, and tidy up its agent pod."""
         if tab not in self.tabs:
             return
+        position = self.tabs.index(tab)
         if self.current_mode == tab.mode:
-            position = self.tabs.index(tab)
             neighbour = self.tabs[position - 1].mode if position else BROWSER
             self.show_mode(neighbour)
-        screen = self._debug_screens.get(tab.mode)
-        if screen is not None:
-            await screen.end_session()
+        # The tab leaves the bar at once; hanging its shell up takes a moment.
         self.tabs.remove(tab)
         for number, remaining in enumerate(self.tabs, start=1):
             remaining.number = number
+        self.tab_changed()
+        screen = self._debug_screens.get(tab.mode)
+        if screen is not None:
+            await screen.end_session()
         self._debug_screens.pop(tab.mode, None)
         await self.remove_mode(tab.mode)
-        self.tab_changed()
 
     # Quitting
 
