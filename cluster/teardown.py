@@ -62,7 +62,9 @@ def tear_down(*, purge: bool = False) -> list[str]:
     _kill_pod_processes()
     stop_daemon("containerd")
     for pid in shims:
-        stop_process(pid, timeout=5)
+        # The PID was recorded by containerd; make sure it is still that shim.
+        if is_cluster_process(pid):
+            stop_process(pid, timeout=5)
     for name in STOP_ORDER[2:]:
         # The API server waits ten seconds for watchers that are already gone;
         # its state lives in etcd, which is stopped gracefully after it.
