@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -123,11 +124,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         _report(error)
         code = 1
     except KeyboardInterrupt:
-        print(
-            "kdebug-tui: interrupted; agent pods it created were removed.",
-            file=sys.stderr,
-        )
+        print("kdebug-tui: interrupted; its agent pods are removed.", file=sys.stderr)
         code = 130
+    except asyncio.CancelledError:
+        # SIGHUP or SIGTERM, after the session and its agent pod were cleaned up.
+        code = 129
     sys.exit(code)
 
 
@@ -171,6 +172,7 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
         size=terminal_size() if interactive else None,
     )
     manager = SessionManager(kube, settings)
+    _end_on_hangup()
     await _collect_garbage_quietly(manager)
 
     def progress(stage: str, message: str) -> None:
@@ -193,6 +195,19 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
             await session.close()
     finally:
         await manager.close_all()
+
+
+def _end_on_hangup() -> None:
+    """Turn SIGHUP and SIGTERM into cancellation, so cleanup runs as on Ctrl-C.
+
+    A closed terminal window sends SIGHUP; without this the agent pod would
+    stay until its idle time runs out.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
 
 
 async def _collect_garbage_quietly(manager: SessionManager) -> None:

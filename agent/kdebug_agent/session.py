@@ -15,6 +15,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from kdebug_agent.audit import AuditLog
 from kdebug_agent.errors import AgentError, RuntimeUnavailable
@@ -82,6 +83,7 @@ class Session:
         self._protocol = AgentSideSession()
         self._container: DebugContainer | None = None
         self._client_gone = asyncio.Event()
+        self._client_ended = False
         self._finished = False
         self._log = SessionLogger(logger, {"session": self.id, "target": "-"})
 
@@ -105,8 +107,8 @@ class Session:
 
     @property
     def finished(self) -> bool:
-        """Whether the client has been told how the session ended."""
-        return self._finished
+        """Whether the session is over for its client (told, or disconnected)."""
+        return self._finished or self._connection.state is not State.OPEN
 
     async def announce_shutdown(self) -> None:
         """Tell the client the agent is stopping; the caller then cancels `run`."""
@@ -174,6 +176,10 @@ class Session:
         exited = asyncio.create_task(container.wait())
         try:
             await asyncio.wait({exited, client}, return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done() and self._client_ended:
+                # A clean close is the user closing the tab: no grace time.
+                self._log.info("The client ended the session.")
+                return "ended by the client"
             if not exited.done() and self._client_gone.is_set():
                 # The client vanished: keep the process for the grace time, so a
                 # flaky network costs the user nothing if the process ends anyway.
@@ -235,7 +241,10 @@ class Session:
             await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
             return
         except ConnectionClosed:
-            pass
+            # Dropped without a closing handshake: the grace time applies.
+            self._client_gone.set()
+            return
+        self._client_ended = True
         self._client_gone.set()
 
     async def _progress(self, stage: str, message: str) -> None:

@@ -439,3 +439,26 @@ class TestAudit:
         assert started["target"] == f"containerd://{busybox_target.container_id}"
         text = agent.audit_log.read_text() + agent.log_text()
         assert TOKEN not in text and "typed-secret" not in text
+
+
+class TestClientEndsTheSession:
+    async def test_a_clean_close_removes_the_container_without_grace_time(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        await websocket.send(protocol.send_input(b"echo up\r"))
+        await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+        closed_at = time.monotonic()
+        await websocket.close()
+        wait_for(
+            lambda: containerd.container_ids() == before,
+            GRACE,
+            "the debug container is removed before the grace time ends",
+        )
+        assert time.monotonic() - closed_at < GRACE
