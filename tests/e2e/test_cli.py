@@ -1,5 +1,6 @@
 """Debugging pods of the real cluster with the headless `kdebug-tui debug`."""
 
+import os
 import signal
 import subprocess
 import time
@@ -22,6 +23,8 @@ from tests.e2e.cli_support import (
 from tests.fixtures.cluster import KubernetesCluster
 
 pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -261,4 +264,38 @@ class TestAgentPodLifecycle:
         result = run_cli(env, "gc")
         assert result.returncode == 0, result.stderr
         assert agent in result.stdout
+        nothing_left(kubernetes_cluster, before)
+
+
+class TestReadmeDemo:
+    def test_the_demo_command_runs_the_product_against_the_local_cluster(
+        self, kubernetes_cluster: KubernetesCluster, tmp_path: Path
+    ) -> None:
+        before = leftovers(kubernetes_cluster)
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("KDEBUG_") and key != "KUBECONFIG"
+        }
+        env.update(HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
+        result = subprocess.run(
+            [
+                str(REPO / "scripts" / "demo"),
+                "debug",
+                "-n",
+                DEMO_NAMESPACE,
+                "web",
+                "--",
+                "cat",
+                f"/target{images.TARGET_MARKER}",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1200,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.strip().endswith(images.TARGET_MARKER_TEXT.strip())
         nothing_left(kubernetes_cluster, before)
