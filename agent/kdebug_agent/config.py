@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kdebug_agent import __version__
+from kdebug_agent.protocol import hash_token
 
 ENV_PREFIX = "KDEBUG_AGENT_"
 
@@ -22,6 +23,8 @@ class AgentSettings:
 
     token_sha256: str
     """Hex SHA-256 of the bearer token clients must present; empty refuses all."""
+    token_file: str = ""
+    """A file holding the token itself (a mounted Secret, for the DaemonSet)."""
     host: str = "0.0.0.0"
     """Address to listen on, inside the agent pod's own network namespace."""
     port: int = 10027
@@ -37,7 +40,7 @@ class AgentSettings:
     state_dir: str = "/run/kdebug-agent"
     """Host path for FIFOs and the locks that tell live agents from dead ones."""
     idle_timeout: float = 300.0
-    """Seconds without any session after which the agent exits."""
+    """Seconds without any session after which the agent exits; 0 means never."""
     grace: float = 15.0
     """Seconds a debug container outlives a dropped connection before removal."""
     audit_log: str = "-"
@@ -69,6 +72,7 @@ def parse_settings(
         parser.add_argument(flag, dest=field, type=kind, default=value, help=help)
 
     option("--token-sha256", "token_sha256", help="hex SHA-256 of the bearer token")
+    option("--token-file", "token_file", help="file holding the bearer token")
     option("--host", "host", help="address to listen on")
     option("--port", "port", int, "port to listen on")
     option("--host-root", "host_root", Path, "where the node's / is mounted")
@@ -84,13 +88,20 @@ def parse_settings(
     args = parser.parse_args(argv)
 
     settings = AgentSettings(**vars(args))
+    if settings.token_file and not settings.token_sha256:
+        try:
+            token = Path(settings.token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            parser.error(f"cannot read the token file {settings.token_file}: {error}")
+        settings = dataclasses.replace(settings, token_sha256=hash_token(token))
     if settings.runtime not in ("auto", "containerd", "docker"):
         parser.error(
             f"--runtime must be containerd, docker or auto, not {settings.runtime!r}"
         )
     if not settings.token_sha256:
         parser.error(
-            "no token hash is set (--token-sha256 or KDEBUG_AGENT_TOKEN_SHA256); "
+            "no token is set (--token-sha256, --token-file or their "
+            "KDEBUG_AGENT_ variables); "
             "the agent refuses to run without authentication"
         )
     return settings

@@ -106,7 +106,8 @@ class AgentServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), timeout=1.0)
             idle = time.monotonic() - self._idle_since
-            if not self._sessions and idle >= self.settings.idle_timeout:
+            idle_timeout = self.settings.idle_timeout
+            if idle_timeout > 0 and not self._sessions and idle >= idle_timeout:
                 logger.info(
                     "No session for %.0f s; the agent exits.",
                     self.settings.idle_timeout,

@@ -7,6 +7,7 @@ carries an expiry annotation for `kdebug-tui gc` and an `activeDeadlineSeconds`
 as the last resort should every client die.
 """
 
+import base64
 import dataclasses
 import datetime
 import hashlib
@@ -33,6 +34,9 @@ NAME_LABEL = "app.kubernetes.io/name"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 NODE_LABEL = "kdebug-tui.io/node"
 AGENT_SELECTOR = f"{NAME_LABEL}=kdebug-agent,{MANAGED_BY_LABEL}=kdebug-tui"
+# Agents of the optional DaemonSet (deploy/daemonset.yaml) carry this label,
+# naming the Secret that holds their token; clients use them and never delete them.
+TOKEN_SECRET_LABEL = "kdebug-tui.io/token-secret"
 EXPIRES_ANNOTATION = "kdebug-tui.io/expires-at"
 CREATED_BY_ANNOTATION = "kdebug-tui.io/created-by"
 IMAGE_PULL_FAILURES = {
@@ -61,7 +65,9 @@ class AgentPod:
     node: str
     token: str = dataclasses.field(repr=False)
     created_here: bool = False
-    """Whether this client created it (and so deletes it when done)."""
+    """Whether this client created it."""
+    preinstalled: bool = False
+    """Whether it belongs to the DaemonSet, so that no client may delete it."""
 
 
 def agent_pod_name(node: str) -> str:
@@ -152,9 +158,26 @@ class AgentPods:
         self.namespace = settings.agent_namespace
 
     def find_reusable(self, node: str) -> AgentPod | None:
-        """Return a ready agent pod on `node` whose token this user holds."""
-        for pod in self._list(field_selector=f"spec.nodeName={node}"):
-            if not _is_ready(pod) or pod.metadata.deletion_timestamp is not None:
+        """Return a ready agent pod on `node` this user may use, if there is one.
+
+        A pod of the DaemonSet is preferred; otherwise a pod of ours whose
+        token this user holds, running the configured agent image.
+        """
+        pods = [
+            pod
+            for pod in self._list(
+                field_selector=f"spec.nodeName={node}",
+                label_selector=f"{NAME_LABEL}=kdebug-agent",
+            )
+            if _is_ready(pod) and pod.metadata.deletion_timestamp is None
+        ]
+        for pod in pods:
+            secret = (pod.metadata.labels or {}).get(TOKEN_SECRET_LABEL)
+            if secret:
+                return self._preinstalled(pod, node, secret)
+        for pod in pods:
+            labels = pod.metadata.labels or {}
+            if labels.get(MANAGED_BY_LABEL) != "kdebug-tui":
                 continue
             if pod.spec.containers[0].image != self._settings.agent_image:
                 continue
@@ -168,6 +191,29 @@ class AgentPods:
                     token=token,
                 )
         return None
+
+    def _preinstalled(self, pod: Any, node: str, secret: str) -> AgentPod:
+        try:
+            data = self._kube.core.read_namespaced_secret(secret, self.namespace).data
+        except ApiException as error:
+            raise api_error(
+                error, doing=f"reading the agents' token secret {secret}"
+            ) from error
+        encoded = (data or {}).get("token", "")
+        if not encoded:
+            raise AgentPodError(
+                f"Secret {self.namespace}/{secret} of the agent DaemonSet "
+                "has no token.",
+                hint="Create it as deploy/daemonset.yaml describes.",
+            )
+        return AgentPod(
+            namespace=self.namespace,
+            name=pod.metadata.name,
+            uid=pod.metadata.uid,
+            node=node,
+            token=base64.b64decode(encoded).decode().strip(),
+            preinstalled=True,
+        )
 
     def create_pod(self, node: str) -> AgentPod:
         """Create an agent pod on `node`; `poll_ready` then tells when it is ready.
@@ -228,11 +274,13 @@ class AgentPods:
                 removed.append(name)
         return removed
 
-    def _list(self, *, field_selector: str = "") -> list[Any]:
+    def _list(
+        self, *, field_selector: str = "", label_selector: str = AGENT_SELECTOR
+    ) -> list[Any]:
         try:
             pods = self._kube.core.list_namespaced_pod(
                 self.namespace,
-                label_selector=AGENT_SELECTOR,
+                label_selector=label_selector,
                 field_selector=field_selector or None,
             )
         except ApiException as error:

@@ -263,16 +263,16 @@ class SessionManager:
         known = self._agents.get(node)
         if known is not None:
             return known
-        if not self._permissions_checked:
-            await asyncio.to_thread(
-                self.kube.require_permissions, self.settings.agent_namespace
-            )
-            self._permissions_checked = True
         reusable = await asyncio.to_thread(self.agent_pods.find_reusable, node)
         if reusable is not None:
             progress("agent-ready", f"Reusing agent pod {reusable.name}.")
             self._agents[node] = reusable
             return reusable
+        if not self._permissions_checked:
+            await asyncio.to_thread(
+                self.kube.require_permissions, self.settings.agent_namespace
+            )
+            self._permissions_checked = True
         progress("agent", f"Starting an agent pod on node {node}.")
         created = await asyncio.to_thread(self.agent_pods.create_pod, node)
         progress(
@@ -338,7 +338,7 @@ class SessionManager:
         if self._users[node] > 0:
             return
         agent = self._agents.pop(node, None)
-        if agent is None:
+        if agent is None or agent.preinstalled:
             return
         if not force and await self._agent_busy(agent):
             logger.info(
