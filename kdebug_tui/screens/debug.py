@@ -84,6 +84,11 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
 
     def on_mount(self) -> None:
         """Say what is being debugged; the launch waits for the view's size."""
+        # A priority binding acts when the app reads the key, before the keys
+        # typed after it reach the view: those must go to the tab commands.
+        self._bindings.bind(
+            self.kdebug.settings.leader_key, "leader", "Tab commands", priority=True
+        )
         self.progress.report("open", f"Debugging {self.tab.target}.")
         self.view.focus()
         self._show_status()
@@ -210,8 +215,12 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
         else:
             self.notify(f"The shell in tab {self.tab.number} rang the bell.")
 
-    def on_terminal_view_leader_pressed(self) -> None:
+    def action_leader(self) -> None:
         """Offer the tab commands."""
+        self.kdebug.offer_tab_commands(self)
+
+    def on_terminal_view_leader_pressed(self) -> None:
+        """Offer the tab commands (if the leader key reached the view after all)."""
         self.kdebug.offer_tab_commands(self)
 
     def on_tab_bar_clicked(self, event: TabBar.Clicked) -> None:

@@ -9,6 +9,7 @@ flows against the real cluster are in `test_cluster.py`.
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Checkbox, Input, RadioButton
 
 from kdebug_tui.backend.session import SessionState
@@ -334,6 +335,25 @@ class TestLeaderKey:
             # Esc cancels and sends nothing.
             await pilot.press("escape")
             assert app.screen is screen
+            assert screen._early_input == b""
+
+    async def test_a_key_in_the_same_burst_as_the_leader_is_a_tab_command(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+
+            # The leader and x arrive together, as when typed fast.
+            app.post_message(events.Key(LEADER, None))
+            app.post_message(events.Key("x", "x"))
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ConfirmScreen),
+                what="the close question",
+            )
             assert screen._early_input == b""
 
     async def test_the_leader_key_twice_sends_it_to_the_shell(
