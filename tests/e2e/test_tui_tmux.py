@@ -96,13 +96,18 @@ class Tmux:
         )
 
     def exit_status(self) -> int | None:
-        """The exit status of the pane's command, or None while it runs."""
+        """The exit status of the pane's command, or None while it runs.
+
+        A command killed by a signal reports minus the signal's number.
+        """
         shown = self.run(
             "display-message", "-p", "-t", self.target,
-            "#{pane_dead}:#{pane_dead_status}",
+            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
         ).strip()  # fmt: skip
-        dead, _, status = shown.partition(":")
-        return int(status) if dead == "1" else None
+        dead, status, signal = shown.split(":")
+        if dead != "1":
+            return None
+        return int(status) if status else -int(signal or 0)
 
 
 @pytest.fixture
@@ -186,7 +191,7 @@ def test_a_users_session_from_the_first_pod_to_quitting(
     eventually(
         lambda: tmux.exit_status() is not None, timeout=60, what="kdebug-tui exits"
     )
-    assert tmux.exit_status() == 0
+    assert tmux.exit_status() == 0, tmux.screen()
     eventually(
         lambda: {str(p["name"]) for p in agent_pods(kubernetes_cluster)} <= pods_before,
         timeout=60,
