@@ -40,7 +40,7 @@ from kdebug_tui.screens.confirm import ConfirmScreen
 from kdebug_tui.screens.contexts import ContextsScreen
 from kdebug_tui.screens.debug import DebugScreen
 from kdebug_tui.screens.error import ErrorScreen
-from kdebug_tui.screens.help import HelpScreen
+from kdebug_tui.screens.help import HelpScreen, HelpSection
 from kdebug_tui.screens.leader import SEND_LEADER, LeaderScreen
 from kdebug_tui.screens.namespaces import NamespacesScreen
 from kdebug_tui.screens.pod import PodScreen
@@ -215,11 +215,28 @@ class KdebugApp(App[int]):
         )
 
     def help_for(self, screen: Screen[Any]) -> HelpScreen:
-        """The help of a screen: its keys, the commands, the tab keys."""
+        """The help of a screen: its keys, the commands, the tab keys.
+
+        In a debug tab the terminal's keys come first, then those of the
+        browser view the tab was opened over.
+        """
         if isinstance(screen, BrowserScreen):
             return HelpScreen(screen.help_sections())
-        browser = self.get_screen_stack(BROWSER)[-1]
-        return HelpScreen(cast_browser(browser).help_sections())
+        browser = cast_browser(self.get_screen_stack(BROWSER)[-1])
+        leader = self.leader_display
+        terminal = HelpSection(
+            "In a debug tab",
+            (
+                ("any key", "goes to the shell: Ctrl-C, Esc and Tab included"),
+                (leader, "a tab command (below); twice sends it to the shell"),
+                ("shift+pgup pgdn", "scroll back and forward"),
+                ("drag", "select and copy (shift+drag if the program reads the mouse)"),
+            ),
+        )
+        keys, commands, tab_commands = browser.help_sections(
+            title="Keys of the browser"
+        )
+        return HelpScreen([terminal, tab_commands, commands, keys])
 
     # Debug tabs
 

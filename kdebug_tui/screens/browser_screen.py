@@ -315,7 +315,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         """List every key of this view, the commands and the tab keys."""
         self.app.push_screen(self.kdebug.help_for(self))
 
-    def help_sections(self) -> list[HelpSection]:
+    def help_sections(self, *, title: str = "Keys of this view") -> list[HelpSection]:
         """Every binding in force here, the commands and the tab commands."""
         # Keys bound to the same thing share a line: "k up".
         keys_of: dict[str, list[str]] = {}
@@ -330,7 +330,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         )
         tab_keys = tuple((f"{leader} {key}", what) for key, _, what in LEADER_COMMANDS)
         return [
-            HelpSection("Keys of this view", keys),
+            HelpSection(title, keys),
             HelpSection("Commands (type : first)", commands),
             HelpSection(f"Tab commands ({leader} first, in a terminal too)", tab_keys),
         ]

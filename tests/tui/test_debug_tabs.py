@@ -16,6 +16,7 @@ from kdebug_tui.backend.session import SessionState
 from kdebug_tui.screens.confirm import ConfirmScreen
 from kdebug_tui.screens.debug import DebugScreen
 from kdebug_tui.screens.error import ErrorScreen
+from kdebug_tui.screens.help import HelpScreen
 from kdebug_tui.screens.launch import LaunchScreen
 from kdebug_tui.screens.leader import LeaderScreen
 from kdebug_tui.screens.pod import PodScreen
@@ -355,6 +356,27 @@ class TestLeaderKey:
                 what="the close question",
             )
             assert screen._early_input == b""
+
+    async def test_help_in_a_tab_puts_the_terminals_keys_first(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+
+            await pilot.press(LEADER, "question_mark")
+            help_screen = app.screen
+            assert isinstance(help_screen, HelpScreen)
+            titles = [section.title for section in help_screen.sections]
+            assert titles == [
+                "In a debug tab",
+                "Tab commands (^] first, in a terminal too)",
+                "Commands (type : first)",
+                "Keys of the browser",
+            ]
+            assert ("^]", "a tab command (below); twice sends it to the shell") in (
+                help_screen.sections[0].entries
+            )
 
     async def test_the_leader_key_twice_sends_it_to_the_shell(
         self, fixed_app: AppFactory, stalled_kubeconfig: Path
