@@ -24,16 +24,17 @@ class PromptBar(Horizontal):
     PromptBar {
         display: none;
         height: 1;
-        dock: bottom;
         background: $panel;
         &.-open { display: block; }
-        & > Label { width: 2; padding-left: 1; color: $accent; text-style: bold; }
-        & > Input { border: none; height: 1; padding: 0; background: $panel; }
+        & > Label { width: 3; padding-left: 1; color: $accent; text-style: bold; }
+        & > Input {
+            width: 1fr; height: 1; border: none; padding: 0; background: $panel;
+        }
     }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("escape", "cancel", "Cancel"),
     ]
 
     class Changed(Message):

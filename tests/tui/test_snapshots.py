@@ -92,6 +92,23 @@ class TestBrowserSnapshots:
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
 
+    def test_the_filter_prompt(
+        self, fixed_app: AppFactory, snap_compare: object
+    ) -> None:
+        app = fixed_app()
+
+        async def run_before(pilot: Pilot[object]) -> None:
+            await wait_for_pods(pilot)
+            # Filter on "r", then "u": the running pods.
+            await pilot.press("slash", "r", "u")
+            assert table_keys(app) == [
+                "shop/api-5c8b7f-9qz4t",
+                "shop/db-0",
+                "shop/web-7d4f9c6b5-x2k8p",
+            ]
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
 
 class TestLaunchDialogSnapshot:
     """The launch dialog over the pods."""
