@@ -54,6 +54,14 @@ def control_plane(binaries: Path, node_ip: str) -> list[Component]:
             f"--listen-peer-urls={peer_url}",
             f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=kdebug={peer_url}",
+            # etcd 3.4.23 lacks the requested progress notifications the API
+            # server's watch cache uses to catch up (etcd 3.4.31 or later has
+            # them), so the cache of a resource that seldom changes lags behind
+            # etcd, and a watch or list from a newer resource version fails
+            # after 3 s with "Too large resource version". Periodic progress
+            # notifications keep every cache within a second of etcd. Not
+            # needed once the cluster runs etcd 3.4.31+ or 3.5.13+.
+            "--experimental-watch-progress-notify-interval=1s",
             "--logger=zap",
             "--log-outputs=stderr",
         ],
