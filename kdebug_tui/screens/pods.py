@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 
 from kdebug_tui.backend.resources import PodInfo, format_age
-from kdebug_tui.screens.browser_screen import BrowserScreen
+from kdebug_tui.screens.browser_screen import AGES_SECONDS, BrowserScreen
 from kdebug_tui.widgets.resource_table import Column, ResourceTable, Row, Tone
 
 POD_COLUMNS = (
@@ -54,6 +54,8 @@ class PodsScreen(BrowserScreen):
     def __init__(self, *, context: str, namespace: str) -> None:
         super().__init__(context=context)
         self._namespace = namespace
+        self._rows: dict[str, tuple[PodInfo, Row]] = {}
+        self._ages_at = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
     @property
     def namespace(self) -> str:
@@ -80,24 +82,27 @@ class PodsScreen(BrowserScreen):
         store = self.stores["pods"]
         now = self.kdebug.clock.now()
         table = self.query_one(ResourceTable)
-        rows = []
+        # A row is rebuilt when its pod changed, and every row when the ages
+        # are due: a watch event among ten thousand pods rebuilds one row.
+        ages_due = (now - self._ages_at).total_seconds() >= AGES_SECONDS
+        if ages_due:
+            self._ages_at = now
+        previous, self._rows = self._rows, {}
         for key in sorted(store.items):
             pod: PodInfo = store.items[key]
-            cells: tuple[str, ...] = (
-                pod.name,
-                pod.ready,
-                pod.status,
-                restarts_text(pod, now),
-                format_age(pod.created, now),
-                pod.node,
-            )
-            if not self.namespace:
-                cells = (pod.namespace, *cells)
-            rows.append(Row(key, cells, pod_tone(pod)))
+            cached = previous.get(key)
+            if cached is None or cached[0] is not pod or ages_due:
+                texts = (restarts_text(pod, now), format_age(pod.created, now))
+                cells: tuple[str, ...] = (pod.name, pod.ready, pod.status, *texts)
+                cells += (pod.node,)
+                if not self.namespace:
+                    cells = (pod.namespace, *cells)
+                cached = (pod, Row(key, cells, pod_tone(pod)))
+            self._rows[key] = cached
         if store.listed:
             where = self.namespace or "any namespace"
             table.empty_text = f"No pods in {where}."
-        table.set_rows(rows)
+        table.set_rows([row for _, row in self._rows.values()])
         super().redraw()
 
     def crumbs(self) -> list[str]:

@@ -192,12 +192,13 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Replace every row; the cursor stays on the same key if it is still there."""
         self._rows = list(rows)
         self._search = ["\t".join(row.cells) for row in self._rows]
+        by_column = zip(*(row.cells for row in self._rows), strict=False)
+        longest = [max(map(len, cells)) for cells in by_column] or [0] * len(
+            self.columns
+        )
         self._widths = [
-            min(
-                max([len(column.title), *(len(row.cells[i]) for row in self._rows)]),
-                column.max_width,
-            )
-            for i, column in enumerate(self.columns)
+            min(max(len(column.title), width), column.max_width)
+            for column, width in zip(self.columns, longest, strict=True)
         ]
         self._apply_filter()
 
