@@ -77,6 +77,7 @@ def start_agent(
     *,
     agent_id: str,
     extra: Sequence[str] = (),
+    runtime: str = "containerd",
 ) -> AgentProcess:
     """Start `kdebug-agent` and wait until it listens.
 
@@ -92,8 +93,8 @@ def start_agent(
         "--host=127.0.0.1",
         "--port=0",
         "--host-root=/",
-        "--runtime=containerd",
-        f"--containerd-socket={socket}",
+        f"--runtime={runtime}",
+        f"--{runtime}-socket={socket}",
         f"--state-dir={state}",
         f"--audit-log={audit}",
         f"--agent-id={agent_id}",

@@ -58,6 +58,7 @@ from kdebug_agent.runtimes.base import (
     ProgressCallback,
     Target,
 )
+from kdebug_agent.runtimes.containerd_builder import current_capabilities
 
 logger = logging.getLogger(__name__)
 
@@ -358,7 +359,7 @@ class DockerRuntime(ContainerRuntime):
     async def _container_config(
         self, spec: DebugSpec, target: dict[str, Any], notices: list[str]
     ) -> dict[str, Any]:
-        host_config: dict[str, Any] = {"Privileged": spec.privileged}
+        host_config = _privileges(spec.privileged, api_version=self._api_version)
         joined = f"container:{target['Id']}"
         if "pid" in spec.namespaces:
             host_config["PidMode"] = joined
@@ -744,3 +745,39 @@ def _translated(action: str) -> Iterator[None]:
         raise RuntimeFailure(f"dockerd could not {action}: {error.message}") from error
     except (aiohttp.ClientError, OSError) as error:
         raise RuntimeFailure(f"dockerd could not {action}: {error}") from error
+
+
+def _privileges(privileged: bool, *, api_version: tuple[int, int]) -> dict[str, Any]:
+    """Return the host config that makes a debug container privileged, or not.
+
+    dockerd's own privileged mode asks runc for every capability the kernel
+    knows and fails where the node withholds some from its runtime (this
+    project's CI VM lacks CAP_SYS_RESOURCE: "unable to apply caps: operation
+    not permitted"). There, privileged means every capability the agent holds,
+    without seccomp or AppArmor confinement, as on the containerd path.
+    """
+    if not privileged:
+        return {"Privileged": False}
+    held = current_capabilities()
+    if len(held) >= _known_capability_count():
+        return {"Privileged": True}
+    if api_version < NEWER_CAPABILITIES_API:
+        # Docker 20.10 refuses capabilities it predates ("unknown capability").
+        held = tuple(c for c in held if c not in NEWER_CAPABILITIES)
+    return {
+        "Privileged": False,
+        "CapAdd": list(held),
+        "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
+    }
+
+
+NEWER_CAPABILITIES = ("CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE")
+NEWER_CAPABILITIES_API = (1, 42)
+"""The first Engine API (Docker 22.06/23.0) whose daemon knows them."""
+
+
+def _known_capability_count() -> int:
+    try:
+        return int(Path("/proc/sys/kernel/cap_last_cap").read_text()) + 1
+    except (OSError, ValueError):
+        return 41
