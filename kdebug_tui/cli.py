@@ -7,6 +7,7 @@ exit code when the debug command ran.
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -24,83 +25,175 @@ from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
 
 logger = logging.getLogger(__name__)
 
+COMMAND_SEPARATOR = "--"
+"""Everything after it is the command to run in the debug container."""
+
 USAGE_EXAMPLES = """\
 examples:
-  kdebug-tui                                   browse pods and debug them in tabs
-  kdebug-tui debug -n shop web-7d4f -c nginx   a debug shell in your terminal
-  echo 'ss -tlnp' | kdebug-tui debug web-7d4f -- sh
-  kdebug-tui gc                                remove leftover agent pods
+  kdebug-tui                                  browse pods and debug them in tabs
+  kdebug-tui -n shop                          start the browser in namespace shop
+  kdebug-tui debug web-7d4f -n shop -c nginx  a shell in your terminal
+  kdebug-tui debug web-7d4f --image busybox -- sh -c 'ss -tlnp'
+  echo 'ls /target' | kdebug-tui debug web-7d4f -- sh
+  kdebug-tui gc                               remove leftover agent pods
+
+Options go anywhere before --; what follows -- is the command to run.
+"""
+BUG_HINT = (
+    "This is a bug in kdebug-tui: run the same command again with -vv to see "
+    "where it happened, and report it."
+)
+DEBUG_USAGE = "%(prog)s [options] POD [-- COMMAND [ARG ...]]"
+DEBUG_DESCRIPTION = """\
+Start a debug container in the namespaces of a running container of POD and
+attach this terminal to it. Options may come before or after POD. Everything
+after -- is the command to run in the debug container; without it, the debug
+image's default command runs (a shell, in the usual debug images).
+"""
+DEBUG_EXAMPLES = """\
+examples:
+  kdebug-tui debug -n shop web-7d4f -c nginx
+  kdebug-tui debug web-7d4f -n shop --image busybox -- sh -c 'ss -tlnp'
+  echo 'ls /target' | kdebug-tui debug web-7d4f -- sh
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of every subcommand."""
+    """Return the argument parser of every subcommand.
+
+    It knows nothing of `--`: `parse_arguments` takes the command off first.
+    """
     parser = argparse.ArgumentParser(
         prog="kdebug-tui",
-        description="Debug shells in the namespaces of running Kubernetes containers.",
+        usage="%(prog)s [options] [{debug,gc} ...]",
+        description="Debug shells in the namespaces of running Kubernetes "
+        "containers.\nWithout a subcommand, the browser opens.",
         epilog=USAGE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
-    _add_cluster_flags(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_connection_flags(parser)
+    _add_namespace_flag(parser, help="namespace to open first")
+    _add_agent_flags(parser)
+    commands = parser.add_subparsers(dest="command", title="subcommands")
 
     debug = commands.add_parser(
         "debug",
+        prog="kdebug-tui debug",
         help="open a debug session in this terminal",
-        description="Start a debug container in a pod's namespaces and attach to it.",
+        usage=DEBUG_USAGE,
+        description=DEBUG_DESCRIPTION,
+        epilog=DEBUG_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_cluster_flags(debug)
     debug.add_argument("pod", metavar="POD", help="the target pod")
-    debug.add_argument("-c", "--container", default="", help="the target container")
-    debug.add_argument("--image", help="the debug image")
-    debug.add_argument(
+    _add_connection_flags(debug)
+    _add_namespace_flag(debug, help="namespace of the target pod")
+    _add_agent_flags(debug)
+    _add_session_flags(debug)
+    debug.set_defaults(command_parser=debug)
+
+    gc = commands.add_parser(
+        "gc",
+        prog="kdebug-tui gc",
+        help="remove finished or expired agent pods",
+        description="Delete the agent pods that have ended or outlived their "
+        "lifetime. Idle agents are left alone: they exit by themselves.",
+    )
+    _add_connection_flags(gc)
+    gc.add_argument(
+        "--agent-namespace",
+        default=argparse.SUPPRESS,
+        help="namespace of the agent pods",
+    )
+    gc.set_defaults(command_parser=gc)
+    return parser
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line; options may come anywhere before `--`.
+
+    Only the words after the first `--` are the command to run, in
+    `command_args`; without `--` it is empty, meaning the image's default.
+    Exits with a usage message, as argparse does, when the line is wrong.
+    """
+    words = list(argv)
+    command: list[str] = []
+    if COMMAND_SEPARATOR in words:
+        split = words.index(COMMAND_SEPARATOR)
+        words, command = words[:split], words[split + 1 :]
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(words)
+    # Errors about a subcommand's words show that subcommand's usage.
+    complain = getattr(args, "command_parser", parser).error
+    if unknown:
+        complain(_unknown_words_message(unknown))
+    if command and args.command != "debug":
+        complain(
+            f"only `kdebug-tui debug` runs a command; {' '.join(command)!r} "
+            "has nothing to run in."
+        )
+    args.command_args = tuple(command)
+    with contextlib.suppress(AttributeError):
+        del args.command_parser
+    return args
+
+
+def _unknown_words_message(unknown: Sequence[str]) -> str:
+    if unknown[0].startswith("-"):
+        return f"unknown option {unknown[0]} (see --help)"
+    return (
+        f"unexpected {' '.join(unknown)!r}: put the command to run after --, "
+        "as in `kdebug-tui debug POD -- ps`"
+    )
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    # Suppressed defaults let a flag be given before or after the subcommand.
+    default = argparse.SUPPRESS
+    parser.add_argument("--kubeconfig", default=default, help="kubeconfig path")
+    parser.add_argument("--context", default=default, help="kubeconfig context")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default, help="log more"
+    )
+
+
+def _add_namespace_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
+    parser.add_argument("-n", "--namespace", default=argparse.SUPPRESS, help=help)
+
+
+def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
+    default = argparse.SUPPRESS
+    parser.add_argument(
+        "--agent-namespace", default=default, help="namespace for agent pods"
+    )
+    parser.add_argument("--agent-image", default=default, help="agent pod image")
+
+
+def _add_session_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--container", default="", help="the target container")
+    parser.add_argument("--image", help="the debug image")
+    parser.add_argument(
         "--pull-policy", choices=PULL_POLICIES, help="when to pull the debug image"
     )
-    debug.add_argument(
+    parser.add_argument(
         "--share",
         dest="namespaces",
         help="namespaces to share, comma-separated (default pid,net,ipc)",
     )
-    debug.add_argument(
+    parser.add_argument(
         "--unprivileged",
         dest="privileged",
         action="store_false",
         default=None,
         help="run the debug container with default capabilities only",
     )
-    debug.add_argument("--registry-secret", help="pull secret for the debug image")
-    debug.add_argument(
-        "command_args",
-        nargs=argparse.REMAINDER,
-        metavar="-- COMMAND",
-        help="the command to run (default: the image's)",
-    )
-
-    gc = commands.add_parser("gc", help="remove finished or expired agent pods")
-    _add_cluster_flags(gc)
-    return parser
-
-
-def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
-    default = argparse.SUPPRESS
-    parser.add_argument("--kubeconfig", default=default, help="kubeconfig path")
-    parser.add_argument("--context", default=default, help="kubeconfig context")
-    parser.add_argument(
-        "-n", "--namespace", default=default, help="namespace of the target pod"
-    )
-    parser.add_argument(
-        "--agent-namespace", default=default, help="namespace for agent pods"
-    )
-    parser.add_argument("--agent-image", default=default, help="agent pod image")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=default, help="log more"
-    )
+    parser.add_argument("--registry-secret", help="pull secret for the debug image")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; never shows a traceback for an expected error."""
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
     verbose = getattr(args, "verbose", 0)
     logging.basicConfig(
         level=logging.DEBUG
@@ -129,6 +222,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     except asyncio.CancelledError:
         # SIGHUP or SIGTERM, after the session and its agent pod were cleaned up.
         code = 129
+    except Exception as error:
+        # A bug rather than a fault of the user's or the cluster's: still one
+        # line, with the traceback for whoever runs it again with -vv.
+        logger.debug("The unexpected error happened here.", exc_info=error)
+        print(
+            f"kdebug-tui: unexpected {type(error).__name__}: {error}", file=sys.stderr
+        )
+        print(f"  {BUG_HINT}", file=sys.stderr)
+        code = 1
     sys.exit(code)
 
 
@@ -162,12 +264,9 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
     )
     namespace = settings.namespace or kube.namespace
     interactive = sys.stdin.isatty()
-    command = tuple(
-        args.command_args[1:] if args.command_args[:1] == ["--"] else args.command_args
-    )
     options = LaunchOptions.from_settings(
         settings,
-        command=command,
+        command=args.command_args,
         tty=interactive,
         size=terminal_size() if interactive else None,
     )
@@ -218,7 +317,7 @@ async def _collect_garbage_quietly(manager: SessionManager) -> None:
         logger.info("Skipped removing leftover agent pods: %s", error)
         return
     if removed:
-        logger.info("Removed leftover agent pods: %s.", ", ".join(removed))
+        logger.info("Removed leftover agent pods %s.", ", ".join(removed))
 
 
 async def collect_garbage(settings: Settings) -> int:
@@ -227,12 +326,16 @@ async def collect_garbage(settings: Settings) -> int:
         Kube.connect, kubeconfig=settings.kubeconfig, context=settings.context
     )
     removed = await SessionManager(kube, settings).collect_garbage()
-    where = settings.agent_namespace
-    if removed:
-        print(f"Removed {len(removed)} agent pods from {where}: {', '.join(removed)}.")
-    else:
-        print(f"No leftover agent pods in {where}.")
+    print(removal_summary(removed, namespace=settings.agent_namespace))
     return 0
+
+
+def removal_summary(removed: Sequence[str], *, namespace: str) -> str:
+    """Say which agent pods `gc` removed, in a sentence."""
+    if not removed:
+        return f"No finished or expired agent pods in {namespace}."
+    pods = "agent pod" if len(removed) == 1 else "agent pods"
+    return f"Removed {len(removed)} {pods} from {namespace}: {', '.join(removed)}."
 
 
 if __name__ == "__main__":
