@@ -20,7 +20,13 @@ from kdebug_tui import __version__
 from kdebug_tui.backend.errors import ClientError
 from kdebug_tui.backend.kube import Kube
 from kdebug_tui.backend.session import LaunchOptions, SessionManager
-from kdebug_tui.backend.settings import PULL_POLICIES, Settings, load_settings
+from kdebug_tui.backend.settings import (
+    PULL_POLICIES,
+    SHAREABLE_NAMESPACES,
+    Settings,
+    load_settings,
+    parse_namespaces,
+)
 from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
 
 logger = logging.getLogger(__name__)
@@ -162,6 +168,15 @@ def _add_namespace_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
     parser.add_argument("-n", "--namespace", default=argparse.SUPPRESS, help=help)
 
 
+def _shared_namespaces(text: str) -> tuple[str, ...]:
+    try:
+        return parse_namespaces(text)
+    except ValueError as error:
+        *others, last = SHAREABLE_NAMESPACES
+        choices = f"{', '.join(others)} and {last}"
+        raise argparse.ArgumentTypeError(f"{error}; choose among {choices}") from error
+
+
 def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS
     parser.add_argument(
@@ -179,6 +194,7 @@ def _add_session_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--share",
         dest="namespaces",
+        type=_shared_namespaces,
         help="namespaces to share, comma-separated (default pid,net,ipc)",
     )
     parser.add_argument(

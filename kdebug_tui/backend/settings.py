@@ -6,7 +6,7 @@ config.yaml`, `KDEBUG_*` environment variables, then command-line flags.
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ DEFAULT_AGENT_IMAGE = f"ghcr.io/kdebug-tui/kdebug-agent:{__version__}"
 # behaves the same tomorrow as today.
 DEFAULT_DEBUG_IMAGE = "docker.io/nicolaka/netshoot:v0.13"
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+SHAREABLE_NAMESPACES = ("pid", "net", "ipc", "uts", "user")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,10 +64,22 @@ class Settings:
     leader_key: str = "ctrl+right_square_bracket"
     """Key that introduces tab commands while a terminal has focus."""
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "Settings":
-        """Return a copy with the given fields replaced; `None` values are ignored."""
-        changes = {k: v for k, v in overrides.items() if v is not None}
-        return _validated(dataclasses.replace(self, **_coerce(changes)))
+    def with_overrides(
+        self, overrides: Mapping[str, Any], *, origin: "Origin | None" = None
+    ) -> "Settings":
+        """Return a copy with the given fields replaced; `None` values are ignored.
+
+        Raises:
+            ConfigError: a value is not of its field's form; the message names
+                it as `origin` says the user wrote it.
+        """
+        where = origin or Origin("flag")
+        changes = {
+            name: _parse(name, value, where)
+            for name, value in overrides.items()
+            if value is not None
+        }
+        return dataclasses.replace(self, **changes)
 
 
 def config_path() -> Path:
@@ -86,15 +99,36 @@ def load_settings(
         ConfigError: the file is malformed or a value is invalid.
     """
     env = os.environ if environ is None else environ
-    settings = Settings()
-    settings = settings.with_overrides(_read_file(path or config_path()))
+    path = path or config_path()
+    settings = Settings().with_overrides(_read_file(path), origin=Origin("file", path))
     from_env = {
-        field.name: env[ENV_PREFIX + field.name.upper()]
+        field.name: env[environment_variable(field.name)]
         for field in dataclasses.fields(Settings)
-        if ENV_PREFIX + field.name.upper() in env
+        if environment_variable(field.name) in env
     }
-    settings = settings.with_overrides(from_env)
+    settings = settings.with_overrides(from_env, origin=Origin("environment"))
     return settings.with_overrides(flags or {})
+
+
+def environment_variable(name: str) -> str:
+    """Return the environment variable of a setting, e.g. `KDEBUG_GRACE`."""
+    return ENV_PREFIX + name.upper()
+
+
+def parse_namespaces(value: object) -> tuple[str, ...]:
+    """Read a list of namespaces to share, from text (`pid,net`) or a list.
+
+    Raises:
+        ValueError: it names a namespace that cannot be shared.
+    """
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("not a list")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    unknown = [name for name in names if name not in SHAREABLE_NAMESPACES]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} cannot be shared")
+    return names
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -120,26 +154,61 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _coerce(changes: Mapping[str, Any]) -> dict[str, Any]:
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
-    coerced: dict[str, Any] = {}
-    for name, value in changes.items():
-        default = fields[name].default
-        try:
-            if isinstance(default, bool):
-                coerced[name] = _to_bool(value)
-            elif isinstance(default, int):
-                coerced[name] = int(value)
-            elif isinstance(default, tuple):
-                items = value.split(",") if isinstance(value, str) else value
-                coerced[name] = tuple(str(v).strip() for v in items if str(v).strip())
-            else:
-                coerced[name] = str(value)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(
-                f"The setting {name}={value!r} is invalid: {error}."
-            ) from error
-    return coerced
+@dataclasses.dataclass(frozen=True, slots=True)
+class Origin:
+    """Where setting values came from, to name them as the user wrote them."""
+
+    kind: str
+    """`file`, `environment` or `flag`."""
+    path: Path | None = None
+    """The settings file, for `file`."""
+
+    def spelled(self, name: str) -> str:
+        """Name the setting as the user wrote it, as a sentence's subject."""
+        if self.kind == "environment":
+            return f"The environment variable {environment_variable(name)}"
+        if self.kind == "file":
+            return f"The setting {name} in {self.path}"
+        return f"The option for {name}"
+
+    def fix(self, name: str, form: "Form") -> str:
+        """Tell the user what to write instead."""
+        wanted = form.text + (f", such as {form.example}" if form.example else "")
+        if self.kind == "environment":
+            return f"Set {environment_variable(name)} to {wanted}, or unset it."
+        if self.kind == "file":
+            return f"Change {name} in {self.path} to {wanted}."
+        return f"Give {wanted}."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Form:
+    """What a setting's value must look like, and how to read it."""
+
+    text: str
+    """The form in words, e.g. `a whole number of seconds`."""
+    example: str
+    """An example of the form, or empty when any example would mislead."""
+    parse: Callable[[object], Any]
+    """Returns the value; raises ValueError when it is not of the form."""
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list | dict):
+        raise ValueError("not text")
+    return str(value)
+
+
+def _seconds(minimum: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or isinstance(value, float | list | dict):
+            raise ValueError("not a whole number")
+        number = int(str(value).strip())
+        if number < minimum:
+            raise ValueError("too small")
+        return number
+
+    return parse
 
 
 def _to_bool(value: object) -> bool:
@@ -150,21 +219,40 @@ def _to_bool(value: object) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError("use true or false")
+    raise ValueError("not true or false")
 
 
-def _validated(settings: Settings) -> Settings:
-    for name in ("pull_policy", "agent_pull_policy"):
-        value = getattr(settings, name)
-        if value not in PULL_POLICIES:
-            raise ConfigError(
-                f"The setting {name}={value!r} is not a pull policy.",
-                hint="Use Always, IfNotPresent or Never.",
-            )
-    unknown = sorted(set(settings.namespaces) - {"pid", "net", "ipc", "uts", "user"})
-    if unknown:
+def _pull_policy(value: object) -> str:
+    if value not in PULL_POLICIES:
+        raise ValueError("not a pull policy")
+    return str(value)
+
+
+TEXT = Form("a single piece of text", "", _text)
+SECONDS = "a whole number of seconds above 0"
+FORMS = {
+    "pull_policy": Form("Always, IfNotPresent or Never", "", _pull_policy),
+    "agent_pull_policy": Form("Always, IfNotPresent or Never", "", _pull_policy),
+    "namespaces": Form(
+        "a comma-separated list of pid, net, ipc, uts and user",
+        "pid,net,ipc",
+        parse_namespaces,
+    ),
+    "privileged": Form("true or false", "", _to_bool),
+    "agent_idle_timeout": Form(SECONDS, "300", _seconds(1)),
+    "agent_lifetime": Form(SECONDS, "14400", _seconds(1)),
+    "grace": Form("a whole number of seconds (0 or more)", "15", _seconds(0)),
+    "ready_timeout": Form(SECONDS, "120", _seconds(1)),
+}
+"""The form of each setting that is not free text."""
+
+
+def _parse(name: str, value: object, origin: Origin) -> Any:
+    form = FORMS.get(name, TEXT)
+    try:
+        return form.parse(value)
+    except (TypeError, ValueError) as error:
         raise ConfigError(
-            f"Cannot share the namespaces {', '.join(unknown)}.",
-            hint="Choose among pid, net, ipc, uts and user.",
-        )
-    return settings
+            f"{origin.spelled(name)} is {value!r}, which is not {form.text}.",
+            hint=origin.fix(name, form),
+        ) from error

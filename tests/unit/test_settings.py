@@ -43,7 +43,7 @@ def test_namespaces_and_booleans_are_parsed_from_text(tmp_path: Path) -> None:
     ("text", "complaint"),
     [
         ("agent_namespce: x\n", "unknown keys: agent_namespce"),
-        ("pull_policy: Sometimes\n", "not a pull policy"),
+        ("pull_policy: Sometimes\n", "not Always, IfNotPresent or Never"),
         ("namespaces: [pid, cgroup]\n", "cgroup"),
         ("grace: soon\n", "grace"),
         ("- a list\n", "mapping"),
@@ -56,4 +56,51 @@ def test_a_bad_settings_file_is_refused_with_the_reason(
     path = tmp_path / "config.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=complaint):
+        load_settings(path=path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "form"),
+    [
+        ("KDEBUG_GRACE", "abc", "a whole number of seconds (0 or more)"),
+        ("KDEBUG_READY_TIMEOUT", "0", "a whole number of seconds above 0"),
+        ("KDEBUG_AGENT_LIFETIME", "1.5", "a whole number of seconds above 0"),
+        ("KDEBUG_PRIVILEGED", "maybe", "true or false"),
+        ("KDEBUG_PULL_POLICY", "always", "Always, IfNotPresent or Never"),
+        ("KDEBUG_AGENT_PULL_POLICY", "", "Always, IfNotPresent or Never"),
+        ("KDEBUG_NAMESPACES", "pid,cgroup", "a comma-separated list of pid, net"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_with_the_form_it_needs(
+    tmp_path: Path, variable: str, value: str, form: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path=tmp_path / "absent.yaml", environ={variable: value})
+    message, hint = str(caught.value), caught.value.hint
+    assert message.startswith(f"The environment variable {variable} is {value!r}")
+    assert form in message
+    assert hint.startswith(f"Set {variable} to {form}")
+    assert hint.endswith("or unset it.")
+    for internal in ("int()", "base 10", "literal", "Traceback"):
+        assert internal not in message + hint
+
+
+def test_a_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("grace: soon\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path=path, environ={})
+    assert str(caught.value) == (
+        f"The setting grace in {path} is 'soon', which is not a whole number "
+        "of seconds (0 or more)."
+    )
+    assert caught.value.hint == (
+        f"Change grace in {path} to a whole number of seconds (0 or more), such as 15."
+    )
+
+
+def test_a_yaml_boolean_is_not_taken_for_a_number_of_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("grace: true\n")
+    with pytest.raises(ConfigError, match="grace"):
         load_settings(path=path, environ={})
