@@ -219,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if verbose < 2:
+        # urllib3 warns of every retried connection in its own words; the
+        # failure, if it persists, is reported once as a sentence.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         settings = load_settings(flags=_flag_settings(args))
         if args.command == "debug":

@@ -19,13 +19,19 @@ from typing import Any
 
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from kdebug_agent.protocol import hash_token
 from kdebug_tui import __version__
-from kdebug_tui.backend.errors import AgentPodError, PermissionDenied
+from kdebug_tui.backend.errors import (
+    AgentPodError,
+    ClusterUnreachable,
+    PermissionDenied,
+)
 from kdebug_tui.backend.kube import Kube, api_error
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.backend.tokens import TokenStore, new_token
+from kdebug_tui.backend.unreachable import unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -246,19 +252,24 @@ class AgentPods:
         return pod
 
     def delete(self, pod: AgentPod) -> None:
-        """Delete an agent pod; a pod that is already gone is fine."""
+        """Delete an agent pod; a pod that is already gone is fine.
+
+        A failure is logged, not raised: it comes at the end of a session, and
+        an agent pod left behind exits after its idle time all the same.
+        """
         try:
             self._kube.core.delete_namespaced_pod(
                 pod.name, pod.namespace, grace_period_seconds=10
             )
             logger.info("Deleted agent pod %s/%s.", pod.namespace, pod.name)
-        except ApiException as error:
-            if error.status != 404:
+        except (ApiException, ClusterUnreachable) as error:
+            if getattr(error, "status", 0) != 404:
                 logger.warning(
-                    "Deleting agent pod %s/%s failed: %s; `kdebug-tui gc` will retry.",
+                    "Agent pod %s/%s was not deleted (%s); it exits after its idle "
+                    "time, and `kdebug-tui gc` removes it then.",
                     pod.namespace,
                     pod.name,
-                    error.reason,
+                    getattr(error, "reason", None) or error,
                 )
         self._tokens.forget({pod.uid})
 
@@ -345,6 +356,11 @@ class AgentPods:
                     return True
         except ApiException as error:
             raise api_error(error, doing="watching the agent pod") from error
+        except HTTPError as error:
+            # The watch's stream broke while it was read.
+            raise unreachable(
+                self._kube.server, error, context=self._kube.context
+            ) from error
         finally:
             stream.stop()
         return False
@@ -357,6 +373,8 @@ class AgentPods:
             )
         except ApiException as error:
             return f"unreadable: {error.reason}"
+        except ClusterUnreachable:
+            return "unreadable: the API server did not answer"
 
     def _check_progress(
         self, pod: Any, reported: set[str], progress: ProgressReporter
@@ -412,7 +430,7 @@ class AgentPods:
             text = self._kube.core.read_namespaced_pod_log(
                 pod.metadata.name, pod.metadata.namespace, tail_lines=8
             )
-        except ApiException:
+        except (ApiException, ClusterUnreachable):
             return "its log could not be read"
         return " | ".join(line for line in str(text).splitlines() if line.strip())
 

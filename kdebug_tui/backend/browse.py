@@ -22,6 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from kdebug_tui.backend.errors import ClusterUnreachable
 from kdebug_tui.backend.kube import Kube, api_error
 from kdebug_tui.backend.resources import (
     JSON,
@@ -32,6 +33,7 @@ from kdebug_tui.backend.resources import (
     namespace_from_json,
     pod_from_json,
 )
+from kdebug_tui.backend.unreachable import unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -213,8 +215,10 @@ class ResourceWatch(Generic[T]):
         parse: Callable[[JSON], T],
         what: str,
         field_selector: str = "",
+        server: str = "",
     ) -> None:
         self._list_call = list_call
+        self._server = server
         self._args = args
         self._parse = parse
         self._what = what
@@ -254,7 +258,13 @@ class ResourceWatch(Generic[T]):
                 yield from self._pause(
                     api_error(error, doing=f"watching {self._what}"), failures
                 )
-            except (HTTPError, OSError, ValueError, _Broken) as error:
+            except (
+                ClusterUnreachable,
+                HTTPError,
+                OSError,
+                ValueError,
+                _Broken,
+            ) as error:
                 if self._stopped.is_set():
                     return
                 failures += 1
@@ -273,6 +283,9 @@ class ResourceWatch(Generic[T]):
 
     def _pause(self, error: Exception, failures: int) -> Iterator[WatchEvent[T]]:
         delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
+        if isinstance(error, HTTPError | OSError):
+            # A stream that broke while it was read, past the guarded transport.
+            error = unreachable(self._server, error)
         reason = str(error) or type(error).__name__
         logger.info(
             "The watch of %s failed (%s); retrying in %s s.", self._what, reason, delay
@@ -372,7 +385,10 @@ class ClusterBrowser:
     def watch_namespaces(self) -> ResourceWatch[NamespaceInfo]:
         """Watch every namespace."""
         return ResourceWatch(
-            self.kube.core.list_namespace, parse=namespace_from_json, what="namespaces"
+            self.kube.core.list_namespace,
+            parse=namespace_from_json,
+            what="namespaces",
+            server=self.kube.server,
         )
 
     def watch_pods(self, namespace: str = "") -> ResourceWatch[PodInfo]:
@@ -383,11 +399,13 @@ class ClusterBrowser:
                 namespace,
                 parse=pod_from_json,
                 what=f"pods in {namespace}",
+                server=self.kube.server,
             )
         return ResourceWatch(
             self.kube.core.list_pod_for_all_namespaces,
             parse=pod_from_json,
             what="pods in all namespaces",
+            server=self.kube.server,
         )
 
     def watch_pod(self, namespace: str, name: str) -> ResourceWatch[PodInfo]:
@@ -397,6 +415,7 @@ class ClusterBrowser:
             namespace,
             parse=pod_from_json,
             what=f"pod {namespace}/{name}",
+            server=self.kube.server,
             field_selector=f"metadata.name={name}",
         )
 
@@ -407,5 +426,6 @@ class ClusterBrowser:
             namespace,
             parse=event_from_json,
             what=f"events of pod {namespace}/{pod}",
+            server=self.kube.server,
             field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
         )

@@ -29,6 +29,7 @@ from kdebug_agent.protocol import (
 from kdebug_tui.backend.agents import AGENT_PORT, AgentPod
 from kdebug_tui.backend.errors import AgentConnectionError, PermissionDenied
 from kdebug_tui.backend.kube import Kube
+from kdebug_tui.backend.unreachable import connection_cause, unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,8 @@ def _open_forward(kube: Kube, pod: AgentPod) -> Any:
             )
         except ApiException as error:
             reason = str(error.reason or error)
+            if connection_cause(error):
+                raise unreachable(kube.server, error, context=kube.context) from error
             if "403" in reason:
                 raise PermissionDenied(
                     f"You may not port-forward to pods in namespace {pod.namespace}.",

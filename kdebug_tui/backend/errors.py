@@ -22,6 +22,10 @@ class ClusterError(ClientError):
     """The Kubernetes API refused or failed a request."""
 
 
+class ClusterUnreachable(ClusterError):
+    """No answer came from the API server: it is down, or the address is wrong."""
+
+
 class PermissionDenied(ClusterError):
     """The user lacks a permission the session needs."""
 

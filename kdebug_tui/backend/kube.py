@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from kdebug_tui.backend.errors import ClusterError, ConfigError, PermissionDenied
+from kdebug_tui.backend.unreachable import connection_cause, guard
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Kube:
     def __init__(
         self, api_client: client.ApiClient, *, context: str, namespace: str
     ) -> None:
-        self.api_client = api_client
+        self.api_client = guard(api_client, context=context)
         self.context = context
         self.namespace = namespace
         self.core = client.CoreV1Api(api_client)
@@ -123,6 +124,11 @@ class Kube:
         return cls(
             client.ApiClient(), context="in-cluster", namespace=namespace or "default"
         )
+
+    @property
+    def server(self) -> str:
+        """The API server's address, e.g. `https://10.0.0.1:6443`."""
+        return str(self.api_client.configuration.host)
 
     def stream_client(self) -> client.ApiClient:
         """Return the API client reserved for WebSocket streams.
@@ -219,8 +225,10 @@ def api_error(error: ApiException, *, doing: str) -> ClusterError:
         )
     if status == 0:
         return ClusterError(
-            f"The API server could not be reached while {doing}: {message}",
-            hint="Check that the cluster is up and the kubeconfig points at it.",
+            f"The API server could not be reached while {doing}: "
+            f"{(connection_cause(error) or message).rstrip('.')}.",
+            hint="Check that the cluster is running and that your kubeconfig "
+            "points at it; `kubectl cluster-info` tries the same address.",
         )
     return ClusterError(f"The API server failed {doing} ({status}): {message}")
 
