@@ -194,7 +194,7 @@ def pod_from_json(data: JSON) -> PodInfo:
         node=str(spec.get("nodeName") or ""),
         ip=str(status.get("podIP") or ""),
         containers=containers,
-        default_container=_default_container(meta, spec),
+        default_container=_default_container(meta, containers),
     )
 
 
@@ -328,13 +328,20 @@ def _last_restart(status: JSON) -> datetime.datetime | None:
     return parse_time(last.get("finishedAt"))
 
 
-def _default_container(meta: JSON, spec: JSON) -> str:
+def _default_container(meta: JSON, containers: Sequence[ContainerInfo]) -> str:
     annotations = meta.get("annotations") or {}
     named = annotations.get(DEFAULT_CONTAINER_ANNOTATION)
     if named:
         return str(named)
-    containers: Sequence[JSON] = spec.get("containers") or []
-    return str(containers[0].get("name", "")) if len(containers) == 1 else ""
+    # As the CLI decides (`targets.target_from_pod`): regular containers and
+    # running init containers are the candidates; only one may be left.
+    candidates = [
+        c.name
+        for c in containers
+        if c.kind is ContainerKind.REGULAR
+        or (c.kind in (ContainerKind.INIT, ContainerKind.SIDECAR) and c.debuggable)
+    ]
+    return candidates[0] if len(candidates) == 1 else ""
 
 
 def format_age(

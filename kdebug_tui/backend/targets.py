@@ -1,7 +1,10 @@
 """Resolving what the user pointed at into a running container on a node.
 
 A target is valid when its container is in state *running*, whatever its
-readiness; running init containers (native sidecars included) count too.
+readiness; running init containers (native sidecars included) count too. When
+the user names no container, the pod's default-container annotation picks it,
+or else the pod must leave no choice: a pod with a running native sidecar and
+one regular container is as ambiguous as a pod with two regular containers.
 """
 
 import dataclasses
@@ -63,12 +66,16 @@ def resolve_target(
 def target_from_pod(manifest: Any, *, container: str = "") -> Target:
     """Pick the target container of a pod object.
 
+    Without a container name, the pod's `kubectl.kubernetes.io/default-container`
+    annotation names it; without that, the pod must have only one candidate:
+    its regular containers and whichever init containers (native sidecars
+    among them) are running now.
+
     Raises:
         TargetError: as `resolve_target`.
     """
     meta, spec, status = manifest.metadata, manifest.spec, manifest.status
     where = f"{meta.namespace}/{meta.name}"
-    name = container or _default_container(manifest)
     statuses = {
         s.name: s
         for s in [
@@ -77,13 +84,17 @@ def target_from_pod(manifest: Any, *, container: str = "") -> Target:
         ]
     }
     declared = [c.name for c in [*(spec.init_containers or []), *spec.containers]]
+    annotated = (meta.annotations or {}).get(DEFAULT_CONTAINER_ANNOTATION, "")
+    name = container or annotated or _only_candidate(manifest, statuses)
     if name not in declared:
+        by = f", which its {DEFAULT_CONTAINER_ANNOTATION} annotation names"
+        by = "" if container else by
         raise TargetError(
-            f"Pod {where} has no container {name}.",
-            hint=f"Its containers are {', '.join(declared)}.",
+            f"Pod {where} has no container {name}{by}.",
+            hint=f"Pass -c with one of its containers: {', '.join(declared)}.",
         )
     state = statuses.get(name)
-    if state is None or state.state is None or state.state.running is None:
+    if state is None or not _is_running(state):
         raise TargetError(
             f"Container {name} of pod {where} is not running "
             f"({_describe_state(state)}).",
@@ -102,18 +113,30 @@ def target_from_pod(manifest: Any, *, container: str = "") -> Target:
     )
 
 
-def _default_container(manifest: Any) -> str:
-    annotations = manifest.metadata.annotations or {}
-    if annotations.get(DEFAULT_CONTAINER_ANNOTATION):
-        return str(annotations[DEFAULT_CONTAINER_ANNOTATION])
-    containers = [c.name for c in manifest.spec.containers]
-    if len(containers) == 1:
-        return str(containers[0])
+def _only_candidate(manifest: Any, statuses: dict[str, Any]) -> str:
+    spec = manifest.spec
+    candidates = [
+        (init.name, f" (running {_init_kind(init)})")
+        for init in spec.init_containers or []
+        if _is_running(statuses.get(init.name))
+    ]
+    candidates += [(c.name, "") for c in spec.containers]
+    if len(candidates) == 1:
+        return str(candidates[0][0])
+    listed = ", ".join(f"{name}{kind}" for name, kind in candidates)
     raise TargetError(
         f"Pod {manifest.metadata.namespace}/{manifest.metadata.name} has "
-        f"{len(containers)} containers; say which one to debug.",
-        hint=f"Pass -c with one of: {', '.join(containers)}.",
+        f"{len(candidates)} containers to choose from: {listed}.",
+        hint=f"Pass -c with the one to debug, such as -c {spec.containers[0].name}.",
     )
+
+
+def _init_kind(init: Any) -> str:
+    return "sidecar" if init.restart_policy == "Always" else "init container"
+
+
+def _is_running(status: Any) -> bool:
+    return bool(status and status.state and status.state.running is not None)
 
 
 def _describe_state(status: Any) -> str:

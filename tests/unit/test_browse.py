@@ -173,6 +173,18 @@ class TestPodContainers:
         assert pod_from_json(pod([running("app")])).default_container == "app"
         assert pod_from_json(pod([running("a"), running("b")])).default_container == ""
 
+    def test_a_running_native_sidecar_leaves_no_default_container(self) -> None:
+        sidecar = pod([running("app")], init=[running("proxy")], sidecars=("proxy",))
+        assert pod_from_json(sidecar).default_container == ""
+
+    def test_a_sidecar_that_is_not_running_leaves_the_only_container(self) -> None:
+        stopped = pod(
+            [running("app")],
+            init=[waiting("proxy", "CrashLoopBackOff")],
+            sidecars=("proxy",),
+        )
+        assert pod_from_json(stopped).default_container == "app"
+
 
 class TestEventsAndNamespaces:
     """Events and namespaces keep what the tables show."""

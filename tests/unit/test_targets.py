@@ -30,7 +30,9 @@ def _pod(
     init: list[str] = (),  # type: ignore[assignment]
     init_statuses: list[Any] | None = None,
     annotations: dict[str, str] | None = None,
+    sidecars: bool = False,
 ) -> Any:
+    restart_policy = "Always" if sidecars else None
     return client.V1Pod(
         metadata=client.V1ObjectMeta(
             name="web", namespace="shop", annotations=annotations
@@ -38,7 +40,10 @@ def _pod(
         spec=client.V1PodSpec(
             node_name="node-1",
             containers=[client.V1Container(name=n) for n in containers],
-            init_containers=[client.V1Container(name=n) for n in init] or None,
+            init_containers=[
+                client.V1Container(name=n, restart_policy=restart_policy) for n in init
+            ]
+            or None,
             image_pull_secrets=[client.V1LocalObjectReference(name="regcred")],
         ),
         status=client.V1PodStatus(
@@ -70,9 +75,74 @@ def test_the_default_container_annotation_picks_among_several() -> None:
 
 
 def test_several_containers_without_a_hint_are_listed_in_the_error() -> None:
-    with pytest.raises(TargetError, match="2 containers") as caught:
+    with pytest.raises(TargetError) as caught:
         target_from_pod(_pod(["app", "sidecar"]))
-    assert "app, sidecar" in caught.value.hint
+    assert str(caught.value) == (
+        "Pod shop/web has 2 containers to choose from: app, sidecar."
+    )
+    assert caught.value.hint == "Pass -c with the one to debug, such as -c app."
+
+
+class TestARunningNativeSidecarMakesTheChoiceAmbiguous:
+    def test_without_a_name_the_pod_is_refused_listing_both(self) -> None:
+        pod = _pod(
+            ["app"], init=["proxy"], init_statuses=[_status("proxy")], sidecars=True
+        )
+        with pytest.raises(TargetError) as caught:
+            target_from_pod(pod)
+        assert str(caught.value) == (
+            "Pod shop/web has 2 containers to choose from: "
+            "proxy (running sidecar), app."
+        )
+        assert "-c" in caught.value.hint
+
+    def test_the_default_container_annotation_decides(self) -> None:
+        pod = _pod(
+            ["app"],
+            init=["proxy"],
+            init_statuses=[_status("proxy")],
+            sidecars=True,
+            annotations={"kubectl.kubernetes.io/default-container": "app"},
+        )
+        assert target_from_pod(pod).container == "app"
+
+    def test_a_named_container_needs_no_annotation(self) -> None:
+        pod = _pod(
+            ["app"], init=["proxy"], init_statuses=[_status("proxy")], sidecars=True
+        )
+        assert target_from_pod(pod, container="app").container == "app"
+        assert target_from_pod(pod, container="proxy").container == "proxy"
+
+    def test_a_sidecar_that_is_not_running_leaves_no_choice(self) -> None:
+        waiting = client.V1ContainerState(
+            waiting=client.V1ContainerStateWaiting(reason="CrashLoopBackOff")
+        )
+        pod = _pod(
+            ["app"],
+            init=["proxy"],
+            init_statuses=[_status("proxy", state=waiting)],
+            sidecars=True,
+        )
+        assert target_from_pod(pod).container == "app"
+
+    def test_a_running_init_container_counts_as_well(self) -> None:
+        pod = _pod(["app"], init=["migrate"], init_statuses=[_status("migrate")])
+        with pytest.raises(TargetError, match=r"migrate \(running init container\)"):
+            target_from_pod(pod)
+
+
+def test_an_annotation_naming_no_container_says_where_the_name_came_from() -> None:
+    pod = _pod(
+        ["app", "sidecar"],
+        annotations={"kubectl.kubernetes.io/default-container": "gone"},
+    )
+    with pytest.raises(TargetError) as caught:
+        target_from_pod(pod)
+    assert str(caught.value) == (
+        "Pod shop/web has no container gone, which its "
+        "kubectl.kubernetes.io/default-container annotation names."
+    )
+    assert caught.value.hint == "Pass -c with one of its containers: app, sidecar."
 
 
 def test_an_unknown_container_name_lists_the_real_ones() -> None:
