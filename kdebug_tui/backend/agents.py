@@ -52,9 +52,9 @@ IMAGE_PULL_FAILURES = {
     "InvalidImageName",
 }
 POD_SECURITY_HINT = (
-    "Agent pods must be privileged. Label the namespace with "
-    "`kubectl label namespace {ns} pod-security.kubernetes.io/enforce=privileged` "
-    "or choose another agent namespace with --agent-namespace."
+    "Let the namespace run privileged pods with `kubectl label namespace {ns} "
+    "pod-security.kubernetes.io/enforce=privileged`, or choose another agent "
+    "namespace with --agent-namespace."
 )
 
 ProgressReporter = Callable[[str, str], None]
@@ -317,8 +317,9 @@ class AgentPods:
         converted = api_error(error, doing=f"creating an agent pod in {namespace}")
         if isinstance(converted, PermissionDenied):
             converted.hint = (
-                f"You need permission to create pods in {namespace}; "
-                "see deploy/rbac.yaml."
+                f"Ask an administrator for permission to create pods in {namespace} "
+                "(deploy/rbac.yaml has the role), or choose another agent "
+                "namespace with --agent-namespace."
             )
         return converted
 
@@ -390,8 +391,8 @@ class AgentPods:
             if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
                 raise AgentPodError(
                     f"The agent pod cannot be scheduled: {condition.message}.",
-                    hint="The node may be full or cordoned; free resources or "
-                    "debug a pod on another node.",
+                    hint="Free resources on the node or uncordon it, or debug "
+                    "a pod on another node.",
                 )
         status = (pod.status.container_statuses or [None])[0]
         if status is not None and status.state is not None:
@@ -412,8 +413,9 @@ class AgentPods:
                 raise AgentPodError(
                     f"The agent exited with code {terminated.exit_code} "
                     f"({terminated.reason}): {self._log_tail(pod)}",
-                    hint="The agent's log above says why; it usually means the "
-                    "node's container runtime socket was not found.",
+                    hint="Read the agent's log in the message above. Usually the "
+                    "node's container runtime socket was not found: set "
+                    "runtime_socket to its path on the node.",
                 )
         if _is_ready(pod):
             once("agent-ready", "Agent ready.")

@@ -126,7 +126,7 @@ class AgentConnection:
             raise AgentConnectionError(
                 f"Agent pod {self.pod.name} did not accept a connection: "
                 f"{error or type(error).__name__}.",
-                hint="The agent may have just exited; try again.",
+                hint="Try again: the agent may have just exited.",
             ) from error
 
 
@@ -147,8 +147,9 @@ def _open_forward(kube: Kube, pod: AgentPod) -> Any:
             if "403" in reason:
                 raise PermissionDenied(
                     f"You may not port-forward to pods in namespace {pod.namespace}.",
-                    hint="A debug session reaches its agent through a port-forward; "
-                    "ask for `create pods/portforward` there (see deploy/rbac.yaml).",
+                    hint="Ask an administrator for `create pods/portforward` in "
+                    "that namespace (deploy/rbac.yaml has the role): a debug "
+                    "session reaches its agent through a port-forward.",
                 ) from error
             raise AgentConnectionError(
                 f"The port-forward to agent pod {pod.name} failed: {reason[:300]}."

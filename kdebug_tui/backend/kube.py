@@ -101,7 +101,8 @@ class Kube:
         except (ConfigException, OSError) as error:
             raise ConfigError(
                 f"Cannot load context {context or '(current)'} from {path}: {error}.",
-                hint="List contexts with `kubectl config get-contexts`.",
+                hint="Pass --context with one of the contexts that "
+                "`kubectl config get-contexts` lists.",
             ) from error
         contexts = {c.name: c for c in list_contexts(kubeconfig)}
         name = context or next((c.name for c in contexts.values() if c.current), "")
@@ -221,7 +222,7 @@ def api_error(error: ApiException, *, doing: str) -> ClusterError:
     if status == 403:
         return PermissionDenied(
             f"The API server refused {doing}: {message}",
-            hint="Check your RBAC permissions (see deploy/rbac.yaml).",
+            hint="Ask an administrator for the permissions in deploy/rbac.yaml.",
         )
     if status == 0:
         return ClusterError(

@@ -63,8 +63,8 @@ def find_registry_auth(
     if required:
         raise ConfigError(
             f"Secret {namespace}/{required} has no credentials for {host}.",
-            hint="It must be a kubernetes.io/dockerconfigjson secret with an entry "
-            "for the debug image's registry.",
+            hint="Name a kubernetes.io/dockerconfigjson secret with an entry for "
+            f"{host}, or leave --registry-secret out for a public image.",
         )
     return None
 

@@ -126,7 +126,8 @@ class DebugSession:
                 await self.close()
                 raise AgentConnectionError(
                     f"The connection to the agent was lost ({error}).",
-                    hint="The debug container is removed after the grace time.",
+                    hint="Start the session again if you need to; the old debug "
+                    "container is removed after the grace time.",
                 ) from error
             events = self._protocol.receive(message)
             if not events:
@@ -376,16 +377,16 @@ __all__ = [
 
 
 FAILURE_HINTS = {
-    "TargetNotRunning": "The container stopped since it was read; pick a running one.",
-    "TargetNotFound": "The container is not on its node's runtime any more; "
-    "the pod may have been restarted. Try again.",
-    "ImageNotPresent": "Pull policy Never needs the debug image on the node "
-    "already; use --pull-policy IfNotPresent or import the image.",
+    "TargetNotRunning": "Pick a running container: this one stopped after it was read.",
+    "TargetNotFound": "Try again: the pod may have been restarted, and the "
+    "container is no longer on its node's runtime.",
+    "ImageNotPresent": "Use --pull-policy IfNotPresent, or import the image into "
+    "the node's runtime: pull policy Never needs it there already.",
     "ImagePullFailed": "Check the image name and, for a private registry, "
     "pass --registry-secret with a dockerconfigjson secret.",
-    "RuntimeUnavailable": "The agent found no container runtime socket; set "
-    "runtime_socket to the node's containerd socket path.",
-    "AgentShutdown": "The agent pod was stopped; start the session again.",
+    "RuntimeUnavailable": "Set runtime_socket to the path of the node's "
+    "containerd socket: the agent found none where it looked.",
+    "AgentShutdown": "Start the session again: the agent pod was stopped.",
 }
 
 

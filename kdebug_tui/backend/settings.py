@@ -149,7 +149,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(
             f"The settings file {path} has unknown keys: {', '.join(unknown)}.",
-            hint=f"Known keys are {', '.join(sorted(known))}.",
+            hint=f"Correct or remove them; the known keys are "
+            f"{', '.join(sorted(known))}.",
         )
     return data
 

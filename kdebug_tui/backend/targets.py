@@ -98,8 +98,9 @@ def target_from_pod(manifest: Any, *, container: str = "") -> Target:
         raise TargetError(
             f"Container {name} of pod {where} is not running "
             f"({_describe_state(state)}).",
-            hint="Only running containers can be debugged; "
-            "check `kubectl describe pod` for why it is not.",
+            hint="Wait until it runs, or find out why it does not with "
+            f"`kubectl describe pod -n {meta.namespace} {meta.name}`; only a "
+            "running container can be debugged.",
         )
     if not state.container_id or not spec.node_name:
         raise TargetError(f"Container {name} of pod {where} has no container ID yet.")
