@@ -98,8 +98,39 @@ class TestDebuggingAPod:
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "in-/target"
 
+    def test_options_after_the_pod_are_options_not_the_command(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = run_cli(
+            user_env,
+            "debug",
+            "web",
+            "-n",
+            DEMO_NAMESPACE,
+            "-c",
+            "web",
+            "--",
+            "ps",
+            "-o",
+            "pid,args",
+        )
+        assert result.returncode == 0, result.stderr
+        assert "httpd" in result.stdout
+
 
 class TestClearErrors:
+    def test_a_pod_with_a_running_native_sidecar_needs_a_container_named(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "native-sidecar", "true")
+        assert result.returncode == 1
+        assert (
+            "Pod kdebug-demo/native-sidecar has 2 containers to choose from: "
+            "proxy (running sidecar), app." in result.stderr
+        )
+        assert "Pass -c with the one to debug" in result.stderr
+        assert "Traceback" not in result.stderr
+
     def test_a_pod_that_does_not_exist(self, user_env: dict[str, str]) -> None:
         result = debug(user_env, "no-such-pod", "true")
         assert result.returncode == 1
@@ -297,5 +328,7 @@ class TestReadmeDemo:
             check=False,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        assert result.stdout.strip().endswith(images.TARGET_MARKER_TEXT.strip())
+        # Only the session writes to stdout; the cluster's banner goes to stderr.
+        assert result.stdout == images.TARGET_MARKER_TEXT
+        assert "The cluster" in result.stderr
         nothing_left(kubernetes_cluster, before)
