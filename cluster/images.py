@@ -450,8 +450,13 @@ def _layer_tar(rootfs: Path) -> bytes:
 
 
 def _gzip(data: bytes) -> bytes:
+    # Level 1: the images only travel from this machine's disk into its own
+    # containerd, so level 9's slightly smaller layers are not worth its time
+    # (about 70 s against 3 s for the agent image).
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed:
+    with gzip.GzipFile(
+        fileobj=buffer, mode="wb", mtime=0, compresslevel=1
+    ) as compressed:
         compressed.write(data)
     return buffer.getvalue()
 
