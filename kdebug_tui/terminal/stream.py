@@ -159,9 +159,7 @@ class TerminalStream(Stream):
             pos = token.end()
             kind = token.lastindex
             if kind == 1:
-                lines = token.group(1).split("\r\n")
-                lines.pop()
-                draw_lines(lines)
+                draw_lines(token.group(1))
             elif kind == 2:
                 text = token.group(2)
                 if "\x1b" in text:

@@ -9,6 +9,7 @@ cell, and the renderer finds runs of equal style with one regular expression.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import NamedTuple
 
 DEFAULT_COLOR = -1
@@ -214,12 +215,15 @@ class StyleTable:
     def __init__(self) -> None:
         self._styles: list[CellStyle] = [DEFAULT_STYLE]
         self._codes: dict[tuple[int, int, int], str] = {DEFAULT_STYLE: DEFAULT_CODE}
-        self.after_sgr_cache: dict[str, str] = {}
-        """Codes after an SGR, keyed by the code before followed by the parameters.
+        self.transitions: defaultdict[str, dict[str, str]] = defaultdict(dict)
+        """Codes after an SGR: ``transitions[code before][parameters]``.
 
-        Hot loops read it directly; the code is always the key's first character,
-        so keys cannot collide.
+        Hot loops read it directly; an unknown code gets an empty dictionary, so
+        a miss is a ``get`` that returns ``None`` and a call to :meth:`after_sgr`.
+        Two levels rather than one key of the code followed by the parameters:
+        the lookup then builds no string.
         """
+        self._transitions_kept = 0
         self.full = False
         """Whether the table has reached ``STYLE_LIMIT`` and needs compacting."""
         self.generation = 0
@@ -254,8 +258,8 @@ class StyleTable:
             The new style's code. Answers are cached per style and parameters,
             and parsed changes per parameters, each cache bounded.
         """
-        key = code + params
-        result = self.after_sgr_cache.get(key)
+        known = self.transitions[code]
+        result = known.get(params)
         if result is not None:
             return result
         change = self._changes.get(params) or self._compile(params)
@@ -267,9 +271,12 @@ class StyleTable:
             (flags & ~clear) | set_,
         )
         style = self._codes.get(new) or self.code(CellStyle(*new))
-        if len(self.after_sgr_cache) >= _TRANSITIONS_KEPT:
-            self.after_sgr_cache.clear()
-        self.after_sgr_cache[key] = style
+        if self._transitions_kept >= _TRANSITIONS_KEPT:
+            self.transitions.clear()
+            self._transitions_kept = 0
+            known = self.transitions[code]
+        known[params] = style
+        self._transitions_kept += 1
         return style
 
     def _compile(self, params: str) -> SgrChange:
@@ -292,7 +299,8 @@ class StyleTable:
         mapping = {ord(old): new for new, old in enumerate(kept)}
         self._styles = [self._styles[ord(old)] for old in kept]
         self._codes = {style: chr(new) for new, style in enumerate(self._styles)}
-        self.after_sgr_cache.clear()
+        self.transitions.clear()
+        self._transitions_kept = 0
         self.full = False
         self.generation += 1
         return mapping
