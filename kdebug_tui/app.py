@@ -184,7 +184,12 @@ class KdebugApp(App[int]):
             self.show_pods(context, namespace if argument else screen.namespace)
 
     def _switch_context(self, name: str) -> None:
-        self.run_worker(self._find_context(name), group="commands", exit_on_error=False)
+        self.run_worker(
+            self._find_context(name),
+            thread=False,
+            group="commands",
+            exit_on_error=False,
+        )
 
     async def _find_context(self, name: str) -> None:
         contexts = await asyncio.to_thread(self.connections.contexts)
@@ -339,7 +344,9 @@ class KdebugApp(App[int]):
         )
 
     def _close_tab(self, tab: DebugTab) -> None:
-        self.run_worker(self.close_tab(tab), group="tabs", exit_on_error=False)
+        self.run_worker(
+            self.close_tab(tab), thread=False, group="tabs", exit_on_error=False
+        )
 
     async def close_tab(self, tab: DebugTab) -> None:
         """Remove a tab, end its session, and tidy up its agent pod."""
@@ -383,7 +390,9 @@ class KdebugApp(App[int]):
 
     def _quit(self) -> None:
         self._quitting = True
-        self.run_worker(self.shut_down(), group="quit", exit_on_error=False)
+        self.run_worker(
+            self.shut_down(), thread=False, group="quit", exit_on_error=False
+        )
 
     async def shut_down(self) -> None:
         """End every session, delete the agent pods of this client, then exit."""
@@ -444,7 +453,7 @@ class KdebugApp(App[int]):
         point = self.connections.start_point()
         self.call_from_thread(self._start_point_found, point.context, point.namespace)
 
-    @work(group="gc", exit_on_error=False)
+    @work(thread=False, group="gc", exit_on_error=False)
     async def _collect_garbage(self, context: str) -> None:
         """Remove agent pods left by crashed clients; failing here stops nothing."""
         try:

@@ -133,7 +133,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         """Run a watch made from the context's browser; its events go to `tag`."""
         self._run_watch(tag, make)
 
-    @work(group="watch", exit_on_error=False)
+    @work(thread=False, group="watch", exit_on_error=False)
     async def _run_watch(self, tag: str, make: Callable[[Browser], Watch[Any]]) -> None:
         connection = await asyncio.to_thread(self.kdebug.connections.get, self.context)
         store = self.stores[tag]
