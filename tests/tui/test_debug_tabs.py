@@ -130,10 +130,13 @@ class TestLaunching:
             error = app.screen
             assert isinstance(error, ErrorScreen)
             assert error.title_text == "The debug session failed"
-            assert error.message.startswith("The API server could not be reached")
-            assert (
-                error.hint
-                == "Check that the cluster is up and the kubeconfig points at it."
+            assert error.message == (
+                "Cannot reach the Kubernetes API at https://127.0.0.1:9: "
+                "connection refused."
+            )
+            assert error.hint.startswith(
+                "Check that the cluster is running and that context dev of your "
+                "kubeconfig points at it"
             )
             assert "Traceback" not in screen_text(app)
             assert app.tabs[0].state is SessionState.FAILED
