@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from kdebug_tui.backend.browse import Browser, Interrupted, Store, Watch, follow
@@ -249,6 +250,19 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
             self.app.pop_screen()
 
     # Debugging
+
+    def skip_while_typing(self) -> None:
+        """Let a letter bound with priority be typed while the prompt has focus.
+
+        `d` and `D` are read when the key is read, so that the dialog or tab
+        they open has focus before the next keys are handed out; otherwise a
+        fast typist's next keys go to the table behind it.
+
+        Raises:
+            SkipAction: the prompt has focus; the key goes there instead.
+        """
+        if isinstance(self.focused, Input):
+            raise SkipAction()
 
     def debug_container(self, pod: PodInfo, container: str, *, ask: bool) -> bool:
         """Open a debug tab on a container, asking how first if `ask`.

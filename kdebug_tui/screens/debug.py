@@ -59,6 +59,7 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
         self.session: DebugSession | None = None
         self._early_input = bytearray()
         self._session_worker: Worker[None] | None = None
+        self._terminal_size = TerminalSize(width=0, height=0)
 
     @property
     def kdebug(self) -> "KdebugApp":
@@ -90,20 +91,24 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
             self.kdebug.settings.leader_key, "leader", "Tab commands", priority=True
         )
         self.progress.report("open", f"Debugging {self.tab.target}.")
-        self.view.focus()
+        # At once, not after the app's queued keys (as `Widget.focus` would):
+        # the keys typed right after `d` go to the view, and on to the shell.
+        self.set_focus(self.view)
         self._show_status()
 
     # The session
 
-    def on_terminal_view_resized(self, event: TerminalView.Resized) -> None:
+    async def on_terminal_view_resized(self, event: TerminalView.Resized) -> None:
         """Start the session at the view's size, or tell the shell its new size."""
         size = TerminalSize(width=event.width, height=event.height)
+        self._terminal_size = size
         if self._session_worker is None:
             self._session_worker = self._run_session(size)
         elif self.session is not None:
-            self.run_worker(self.session.resize(size), group="resize", exclusive=True)
+            # Awaited here, in the screen's order of messages: the last size wins.
+            await self.session.resize(size)
 
-    @work(group="session", exclusive=True, exit_on_error=False)
+    @work(thread=False, group="session", exclusive=True, exit_on_error=False)
     async def _run_session(self, size: TerminalSize) -> None:
         tab = self.tab
         target = tab.target
@@ -117,16 +122,19 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
             options=dataclasses.replace(tab.options, size=size),
             progress=self.progress.report,
         )
+        if self._terminal_size != size:
+            # The view was resized while the session was being opened.
+            await self.session.resize(self._terminal_size)
         self.progress.report("agent-session", "Preparing the debug container.")
         while True:
             event = await self.session.receive()
             if isinstance(event, OutputReceived):
-                self.mark_running()
+                await self._start_running()
                 await self.view.feed(event.data)
             elif isinstance(event, ProgressReceived):
                 self.progress.report(event.progress.stage, event.progress.message)
                 if event.progress.stage in LAST_STAGES:
-                    self.mark_running()
+                    await self._start_running()
             elif isinstance(event, SessionEnded):
                 status = event.status
                 if status.exit_code is None:
@@ -135,16 +143,23 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
                 self._set_state(SessionState.EXITED, exit_code=status.exit_code)
                 return
 
+    async def _start_running(self) -> None:
+        if self.tab.state is not SessionState.CONNECTING or self.session is None:
+            return
+        # Keys typed while this sends stay queued behind it: the state changes
+        # only once nothing is left, with no await in between.
+        while self._early_input:
+            data, self._early_input = bytes(self._early_input), bytearray()
+            await self.session.send(data)
+        self.mark_running()
+
     def mark_running(self) -> None:
-        """Hide the launch stages and send what was typed: the shell runs."""
+        """Hide the launch stages: the shell runs and gets the keys from now on."""
         if self.tab.state is not SessionState.CONNECTING:
             return
         self.progress.finish("The shell is running.")
         self.progress.display = False
         self._set_state(SessionState.RUNNING)
-        if self._early_input and self.session is not None:
-            data, self._early_input = bytes(self._early_input), bytearray()
-            self.run_worker(self.session.send(data), group="input")
 
     def _set_state(self, state: SessionState, *, exit_code: int | None = None) -> None:
         self.tab.state = state

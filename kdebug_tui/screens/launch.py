@@ -29,6 +29,7 @@ from textual.widgets import (
 from kdebug_tui.backend.resources import ContainerKind, PodInfo
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.backend.settings import PULL_POLICIES, Settings
+from kdebug_tui.widgets.in_order_input import InOrderInput
 
 SHAREABLE = ("pid", "net", "ipc", "uts", "user")
 """The target's namespaces a debug container can join."""
@@ -49,9 +50,19 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     CSS_PATH = "launch.tcss"
 
+    # Tab moves the focus when the key is read, not when it has passed the
+    # field it leaves: the keys typed right after it belong to the next field.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "launch", "Launch"),
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding(
+            "shift+tab",
+            "app.focus_previous",
+            "Previous field",
+            show=False,
+            priority=True,
+        ),
     ]
 
     def __init__(self, pod: PodInfo, container: str, settings: Settings) -> None:
@@ -80,9 +91,9 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 id="container",
             )
             yield Label("Image")
-            yield Input(settings.image, compact=True, id="image")
+            yield InOrderInput(settings.image, compact=True, id="image")
             yield Label("Command")
-            yield Input(
+            yield InOrderInput(
                 placeholder="the image's default command, e.g. bash",
                 compact=True,
                 id="command",
@@ -108,7 +119,9 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                         policy, policy == settings.pull_policy, id=f"pull-{policy}"
                     )
             yield Label("Agent namespace")
-            yield Input(settings.agent_namespace, compact=True, id="agent-namespace")
+            yield InOrderInput(
+                settings.agent_namespace, compact=True, id="agent-namespace"
+            )
             yield Static(id="launch-problem")
             with Horizontal(id="launch-buttons"):
                 yield Button("Launch (ctrl+s)", variant="primary", id="launch")
@@ -116,7 +129,9 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     def on_mount(self) -> None:
         """Start on the image, the field changed most often."""
-        self.query_one("#image", Input).focus()
+        # At once, not after the app's queued keys (as `Widget.focus` would):
+        # the keys typed while the dialog opened come next and go there.
+        self.set_focus(self.query_one("#image", Input))
 
     def on_input_submitted(self) -> None:
         """Enter in a field launches."""

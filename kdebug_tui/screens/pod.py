@@ -4,6 +4,7 @@ import datetime
 from typing import ClassVar
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Label, Static
@@ -48,8 +49,10 @@ class PodScreen(BrowserScreen):
     """A pod's summary, containers and events; `d` debugs the highlighted container."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "debug", "Debug"),
-        Binding("D", "launch", "Debug with…"),
+        # Priority: see `skip_while_typing`.
+        Binding("d", "debug", "Debug", priority=True),
+        Binding("D", "launch", "Debug with…", priority=True),
+        Binding("enter", "launch_chosen", "Open", priority=True),
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
     ]
@@ -164,18 +167,29 @@ class PodScreen(BrowserScreen):
         return self.query_one("#containers", ResourceTable).highlighted_key or ""
 
     def on_resource_table_selected(self, event: ResourceTable.Selected) -> None:
-        """Enter on a container opens the launch dialog for it."""
+        """A container chosen (a click) opens the launch dialog for it."""
         if event.table.id == "containers":
-            self.action_launch()
+            self._ask_how()
 
     def action_debug(self) -> None:
         """Debug the highlighted container with the default options."""
+        self.skip_while_typing()
         pod = self.pod
         if pod is not None:
             self.debug_container(pod, self.highlighted_container, ask=False)
 
     def action_launch(self) -> None:
         """Ask how to debug the highlighted container, then do it."""
+        self.skip_while_typing()
+        self._ask_how()
+
+    def action_launch_chosen(self) -> None:
+        """Enter on a container: ask how to debug it, then do it."""
+        if self.focused is not self.query_one("#containers", ResourceTable):
+            raise SkipAction()
+        self._ask_how()
+
+    def _ask_how(self) -> None:
         pod = self.pod
         if pod is not None:
             self.debug_container(pod, self.highlighted_container, ask=True)

@@ -47,8 +47,9 @@ class PodsScreen(BrowserScreen):
     """Lists pods; Enter shows a pod, `d` debugs it, `D` asks how first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "debug", "Debug"),
-        Binding("D", "launch", "Debug with…"),
+        # Priority: see `skip_while_typing`.
+        Binding("d", "debug", "Debug", priority=True),
+        Binding("D", "launch", "Debug with…", priority=True),
     ]
 
     def __init__(self, *, context: str, namespace: str) -> None:
@@ -125,12 +126,14 @@ class PodsScreen(BrowserScreen):
 
     def action_debug(self) -> None:
         """Debug the pod's default container with the default options."""
+        self.skip_while_typing()
         pod = self.highlighted_pod
         if pod is not None and not self.debug_container(pod, "", ask=False):
             self.kdebug.show_pod(self.context, pod.namespace, pod.name)
 
     def action_launch(self) -> None:
         """Ask how to debug the pod, then do it."""
+        self.skip_while_typing()
         pod = self.highlighted_pod
         if pod is not None:
             self.debug_container(pod, "", ask=True)

@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
+from kdebug_tui.widgets.in_order_input import InOrderInput
+
 PromptKind = Literal["filter", "command"]
 
 
@@ -67,7 +69,7 @@ class PromptBar(Horizontal):
     def compose(self) -> ComposeResult:
         """A prefix label and the input."""
         yield Label("/")
-        yield Input(compact=True, select_on_focus=False)
+        yield InOrderInput(compact=True, select_on_focus=False)
 
     @property
     def is_open(self) -> bool:

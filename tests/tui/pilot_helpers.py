@@ -1,8 +1,10 @@
 """Helpers for driving the app through its pilot."""
 
+import asyncio
 import time
 from collections.abc import Callable
 
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -10,6 +12,18 @@ from kdebug_tui.widgets.resource_table import ResourceTable
 
 WAIT_SECONDS = 30.0
 """Longest wait for a condition; the first connection imports the client (~5 s)."""
+KEY_NAMES = {" ": "space", "'": "apostrophe", ";": "semicolon", "-": "minus"}
+"""Textual's names of the punctuation the tests type."""
+NAMED_KEYS = {
+    "tab": "\t",
+    "shift+tab": None,
+    "enter": "\r",
+    "escape": "\x1b",
+    "end": None,
+}
+"""Keys typed by name, with the character the terminal sends for each."""
+PACES = {"at once": None, "a loop turn apart": 0.0, "1 ms apart": 0.001}
+"""How far apart the keys of a burst arrive, as the terminal driver may post them."""
 
 
 async def wait_until(
@@ -64,3 +78,22 @@ async def wait_for_pods(pilot: Pilot[object]) -> None:
         ),
         what="the pods the app opens on",
     )
+
+
+async def type_fast(app: App[object], *keys: str, pace: float | None) -> None:
+    """Post keys the way the terminal driver posts a fast typist's or a paste's.
+
+    Each argument is a key name (`tab`, `enter`) or a string typed letter by
+    letter. `pace` None posts them all before any is handled; a number waits
+    that long (0: one turn of the event loop) between two keys. `Pilot.press`
+    instead waits until each key is handled, as no user waits.
+    """
+    for key in keys:
+        if key in NAMED_KEYS:
+            pairs: list[tuple[str, str | None]] = [(key, NAMED_KEYS[key])]
+        else:
+            pairs = [(KEY_NAMES.get(letter, letter), letter) for letter in key]
+        for name, character in pairs:
+            app.post_message(events.Key(name, character))
+            if pace is not None:
+                await asyncio.sleep(pace)

@@ -28,8 +28,10 @@ from kdebug_tui.widgets.tab_bar import TabBar
 from kdebug_tui.widgets.terminal_view import TerminalView
 from tests.tui.conftest import AppFactory
 from tests.tui.pilot_helpers import (
+    PACES,
     notices,
     screen_text,
+    type_fast,
     wait_for_pods,
     wait_for_rows,
     wait_until,
@@ -78,6 +80,26 @@ class TestLaunching:
             text = screen_text(app)
             assert f"1 {WEB}/nginx · connecting" in text
             assert "Debugging shop/web-7d4f9c6b5-x2k8p/nginx." in text
+
+    @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
+    async def test_keys_typed_fast_after_d_wait_for_the_shell(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path, pace: float | None
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "j", "j")
+
+            # d and a command, as a user who knows the shell comes.
+            await type_fast(app, "d", "ps", "enter", pace=pace)
+            await wait_until(pilot, lambda: len(app.tabs) == 1, what="the tab")
+            screen = app.screen
+            assert isinstance(screen, DebugScreen)
+            await wait_until(
+                pilot,
+                lambda: bytes(screen._early_input) == b"ps\r",
+                what="the keys kept for the shell",
+            )
 
     async def test_a_pod_with_several_containers_asks_which_one(
         self, fixed_app: AppFactory
@@ -203,6 +225,78 @@ class TestLaunchDialog:
             assert tab.options.privileged is False
             assert tab.options.pull_policy == "Always"
             assert tab.agent_namespace == "debuggers"
+
+    @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
+    async def test_keys_typed_fast_after_D_fill_the_fields_in_order(
+        self, fixed_app: AppFactory, pace: float | None
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j")
+
+            # D, a new image, Tab, a command: no key waits for the dialog.
+            await type_fast(
+                app, "D", "alpine:3.20", "tab", "sh -c 'ps; sleep 9'", pace=pace
+            )
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, LaunchScreen)
+                    and app.screen.query_one("#command", Input).value.endswith("9'")
+                ),
+                what="the command typed",
+            )
+            dialog = app.screen
+            assert dialog.query_one("#image", Input).value == "alpine:3.20"
+            assert dialog.query_one("#command", Input).value == "sh -c 'ps; sleep 9'"
+            assert app.tabs == []
+
+    @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
+    async def test_keys_typed_fast_across_the_fields_go_where_tab_leads(
+        self, fixed_app: AppFactory, pace: float | None
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+
+            # Image, command, back to the image and on to the command again:
+            # every key lands in the field that has focus when it is typed.
+            await type_fast(app, "busybox", "tab", "ps aux", pace=pace)
+            await type_fast(app, "shift+tab", "end", ":1.36", pace=pace)
+            await type_fast(app, "tab", "end", " -ef", pace=pace)
+            await wait_until(
+                pilot,
+                lambda: dialog.query_one("#command", Input).value.endswith("-ef"),
+                what="the last key",
+            )
+            assert dialog.query_one("#image", Input).value == "busybox:1.36"
+            assert dialog.query_one("#command", Input).value == "ps aux -ef"
+
+    async def test_the_pod_views_enter_opens_the_dialog_for_keys_typed_fast(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            # The api pod's view, the envoy container highlighted.
+            await pilot.press("g", "enter")
+            await wait_for_rows(pilot, "#containers")
+            await pilot.press("j")
+
+            await type_fast(app, "enter", "tab", "ps", pace=None)
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, LaunchScreen)
+                    and app.screen.query_one("#command", Input).value == "ps"
+                ),
+                what="the command typed",
+            )
+            assert app.screen.request().container == "envoy"
 
     async def test_invalid_fields_are_explained_and_the_dialog_stays(
         self, fixed_app: AppFactory
