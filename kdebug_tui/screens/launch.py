@@ -15,21 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import (
-    Button,
-    Checkbox,
-    Input,
-    Label,
-    RadioButton,
-    RadioSet,
-    Select,
-    Static,
-)
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
 from kdebug_tui.backend.resources import ContainerKind, PodInfo
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.backend.settings import PULL_POLICIES, Settings
 from kdebug_tui.widgets.in_order_input import InOrderInput
+from kdebug_tui.widgets.toggles import MarkedCheckbox, MarkedRadioButton
 
 SHAREABLE = ("pid", "net", "ipc", "uts", "user")
 """The target's namespaces a debug container can join."""
@@ -101,13 +93,15 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             yield Label("Namespaces of the target to join")
             with Horizontal(id="namespaces"):
                 for name in SHAREABLE:
-                    yield Checkbox(
+                    yield MarkedCheckbox(
                         name, name in settings.namespaces, compact=True, id=f"ns-{name}"
                     )
             yield Label("Security profile")
             with RadioSet(id="profile"):
-                yield RadioButton("privileged", settings.privileged, id="privileged")
-                yield RadioButton(
+                yield MarkedRadioButton(
+                    "privileged", settings.privileged, id="privileged"
+                )
+                yield MarkedRadioButton(
                     "unprivileged (default capabilities)",
                     not settings.privileged,
                     id="unprivileged",
@@ -115,7 +109,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             yield Label("Image pull policy")
             with RadioSet(id="pull-policy"):
                 for policy in PULL_POLICIES:
-                    yield RadioButton(
+                    yield MarkedRadioButton(
                         policy, policy == settings.pull_policy, id=f"pull-{policy}"
                     )
             yield Label("Agent namespace")
@@ -182,7 +176,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 f"The command cannot be split into words: {error}."
             ) from None
         namespaces = tuple(
-            n for n in SHAREABLE if self.query_one(f"#ns-{n}", Checkbox).value
+            n for n in SHAREABLE if self.query_one(f"#ns-{n}", MarkedCheckbox).value
         )
         agent_namespace = self.query_one("#agent-namespace", Input).value.strip()
         if not NAMESPACE_NAME.match(agent_namespace):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import Checkbox, Input, RadioButton
+from textual.widgets import Checkbox, Input, RadioButton, RadioSet
 
 from kdebug_tui.backend.session import SessionState
 from kdebug_tui.screens.confirm import ConfirmScreen
@@ -297,6 +297,32 @@ class TestLaunchDialog:
                 what="the command typed",
             )
             assert app.screen.request().container == "envoy"
+
+    async def test_checked_and_unchecked_differ_without_colour(
+        self, fixed_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("NO_COLOR", "1")
+        app = fixed_app(namespaces="pid,net", privileged=True, pull_policy="Never")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+            assert isinstance(app.screen, LaunchScreen)
+
+            # The mark is drawn only in what is on.
+            text = screen_text(app)
+            for on in ("pid", "net", "privileged", "Never"):
+                assert f"▐X▌ {on}" in text or f"▐●▌ {on}" in text, on
+            for off in ("ipc", "uts", "user", "unprivileged", "Always"):
+                assert f"▐ ▌ {off}" in text, off
+
+            # Clicking moves the marks.
+            await pilot.click("#ns-pid")
+            await pilot.click("#unprivileged")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "▐ ▌ pid" in text and "▐X▌ net" in text
+            assert "▐ ▌ privileged" in text and "▐●▌ unprivileged" in text
+            assert app.screen.query_one("#profile", RadioSet).pressed_index == 1
 
     async def test_invalid_fields_are_explained_and_the_dialog_stays(
         self, fixed_app: AppFactory
