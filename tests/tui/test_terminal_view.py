@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +15,18 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 
 from kdebug_tui.widgets import TerminalView
-from tests.unit.test_terminal_captured import load_session, normalised
+from tests.unit.test_terminal_captured import SESSIONS, load_session, normalised
 
 pytestmark = pytest.mark.tui
+
+CURSOR_KEYS = Path(__file__).parent / "captured" / "cursor_keys"
+"""The recorded cursor-key session, without its suffix (.bin, .json)."""
+RECORDED_CHECKPOINTS = [
+    (name, index)
+    for name in SESSIONS
+    for index in range(len(load_session(name)[1]["checkpoints"]))
+]
+"""Every checkpoint of the recordings in tests/captured, as (session, index)."""
 
 
 class TerminalHost(App[None]):
@@ -391,9 +402,7 @@ class TestFocusReports:
 class TestRecordedSessions:
     """Recorded programs replayed into the view show what tmux showed."""
 
-    @pytest.mark.parametrize(
-        ("name", "index"), [("vim_edit", 2), ("less_pager", 1), ("wide_combining", 0)]
-    )
+    @pytest.mark.parametrize(("name", "index"), RECORDED_CHECKPOINTS)
     async def test_the_view_shows_the_recorded_screen(
         self, name: str, index: int
     ) -> None:
@@ -405,3 +414,41 @@ class TestRecordedSessions:
             rows = await show(pilot, data[: checkpoint["offset"]])
             rendered = [unicodedata.normalize("NFC", row) for row in rows]
             assert rendered == normalised(checkpoint["screen"])
+
+
+class TestCursorKeysInARecordedSession:
+    """The arrows send what tmux sent in the same recorded session, in both modes.
+
+    In `captured/cursor_keys.bin` a shell switches the cursor keys to
+    application mode, then back, and each time `od` prints the bytes tmux sent
+    for up, down, right and left (see `captured/record_cursor_keys.py`).
+    """
+
+    @pytest.mark.parametrize(("waiting", "mode"), [(0, "application"), (2, "normal")])
+    async def test_the_arrows_send_the_bytes_od_read_from_tmux(
+        self, waiting: int, mode: str
+    ) -> None:
+        data = CURSOR_KEYS.with_suffix(".bin").read_bytes()
+        document = json.loads(CURSOR_KEYS.with_suffix(".json").read_text())
+        before, after = document["checkpoints"][waiting : waiting + 2]
+        assert before["application_cursor_keys"] is (mode == "application")
+        app = TerminalHost()
+        async with app.run_test(size=tuple(document["size"])) as pilot:
+            # Up to where od waits; the screen is tmux's.
+            rows = await show(pilot, data[: before["offset"]])
+            assert rows == normalised(before["screen"])
+
+            # The four arrows send what tmux sent, which od printed next.
+            await pilot.press("up", "down", "right", "left")
+            await pilot.pause()
+            od_line = after["screen"][after["cursor"][1] - 1]
+            assert b"".join(app.sent) == od_bytes(od_line)
+
+            # Then od's output and the prompt, as tmux showed them.
+            rows = await show(pilot, data[before["offset"] : after["offset"]])
+            assert rows == normalised(after["screen"])
+
+
+def od_bytes(line: str) -> bytes:
+    """The bytes an `od -An -c` line shows, e.g. ` 033   O   A` is ESC O A."""
+    return bytes(int(word, 8) if word.isdigit() else ord(word) for word in line.split())
