@@ -14,21 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_support import (
-    DEMO_NAMESPACE,
-    KDEBUG,
-    agent_pods,
-    cli_environment,
-    debug_containers,
-    eventually,
-)
+from tests.e2e.cli_support import KDEBUG, cli_environment, eventually
 from tests.fixtures.cluster import KubernetesCluster
+from tests.tui.private_namespace import PrivateNamespace, private_namespace
 
 pytestmark = pytest.mark.e2e
 
 WIDTH, HEIGHT = 120, 36
 SCREEN_TIMEOUT = 120.0
-OTHER_NAMESPACE = "kdebug-demo-jobs"
 
 
 class Tmux:
@@ -111,9 +104,22 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux(kubernetes_cluster: KubernetesCluster, tmp_path: Path) -> Iterator[Tmux]:
+def namespace(kubernetes_cluster: KubernetesCluster) -> Iterator[PrivateNamespace]:
+    """The test's own targets (`web`, `worker`) and agent pods."""
+    yield from private_namespace(kubernetes_cluster, "tmux")
+
+
+@pytest.fixture
+def tmux(
+    kubernetes_cluster: KubernetesCluster, namespace: PrivateNamespace, tmp_path: Path
+) -> Iterator[Tmux]:
     """A tmux server for this test alone, killed at the end."""
-    env = cli_environment(kubernetes_cluster, tmp_path, namespace=DEMO_NAMESPACE)
+    env = cli_environment(
+        kubernetes_cluster,
+        tmp_path,
+        namespace=namespace.name,
+        agent_namespace=namespace.name,
+    )
     env["TERM"] = "xterm-256color"
     server = Tmux(tmp_path / f"tmux-{uuid.uuid4().hex[:6]}.sock", env)
     yield server
@@ -125,18 +131,16 @@ def tmux(kubernetes_cluster: KubernetesCluster, tmp_path: Path) -> Iterator[Tmux
 
 
 def test_a_users_session_from_the_first_pod_to_quitting(
-    tmux: Tmux, kubernetes_cluster: KubernetesCluster
+    tmux: Tmux, namespace: PrivateNamespace
 ) -> None:
     leader = "C-]"
-    pods_before = {str(p["name"]) for p in agent_pods(kubernetes_cluster)}
-    containers_before = set(debug_containers(kubernetes_cluster))
     tmux.start(KDEBUG)
-    tmux.wait_for(rf"{DEMO_NAMESPACE} ▸ pods \(\d+\)")
+    tmux.wait_for(rf"{namespace.name} ▸ pods \(2\)")
 
     # Pick the web pod with the filter, and debug it with the defaults.
     tmux.type("/^web")
     tmux.keys("Enter")
-    tmux.wait_for(r"pods \(1/\d+\)")
+    tmux.wait_for(r"pods \(1/2\)")
     tmux.type("d")
     tmux.wait_for(r"1 web/web · .*running")
 
@@ -157,20 +161,24 @@ def test_a_users_session_from_the_first_pod_to_quitting(
     tmux.keys("Enter")
     tmux.wait_for(r"\b28 100\b")
 
-    # Back to the browser, the pods of another namespace, a second tab.
+    # Back to the browser, the other pod, a second tab. (The agent pod is in
+    # the namespace too now.)
     tmux.keys(leader)
     tmux.wait_for(r"then…")
     tmux.type("b")
     tmux.wait_for(r"⌂ browser")
-    tmux.type(f":pods {OTHER_NAMESPACE}")
+    tmux.type("/")
+    tmux.keys("C-u")
+    tmux.type("worker")
     tmux.keys("Enter")
-    tmux.wait_for(rf"{OTHER_NAMESPACE} ▸ pods \(1\)")
+    tmux.wait_for(r"pods \(1/3\)\s+/worker")
     tmux.type("d")
     tmux.wait_for(r"2 worker/worker · .*running")
     tmux.type("echo second-$((20+1))")
     tmux.keys("Enter")
     tmux.wait_for(r"second-21")
-    assert len(debug_containers(kubernetes_cluster)) >= 2
+    assert len(namespace.debug_containers()) == 2
+    assert len(namespace.agent_pods()) == 1
 
     # Close the second tab (a live shell: it asks), then the first.
     tmux.keys(leader)
@@ -184,7 +192,7 @@ def test_a_users_session_from_the_first_pod_to_quitting(
     tmux.wait_for(r"Close tab 1\?")
     tmux.type("y")
     tmux.wait_until_gone(r"1 web/web")
-    tmux.wait_for(rf"{OTHER_NAMESPACE} ▸ pods")
+    tmux.wait_for(rf"{namespace.name} ▸ pods")
 
     # No session is left, so ctrl+c quits at once.
     tmux.keys("C-c")
@@ -192,13 +200,4 @@ def test_a_users_session_from_the_first_pod_to_quitting(
         lambda: tmux.exit_status() is not None, timeout=60, what="kdebug-tui exits"
     )
     assert tmux.exit_status() == 0, tmux.screen()
-    eventually(
-        lambda: {str(p["name"]) for p in agent_pods(kubernetes_cluster)} <= pods_before,
-        timeout=60,
-        what="no agent pod of this session left",
-    )
-    eventually(
-        lambda: set(debug_containers(kubernetes_cluster)) <= containers_before,
-        timeout=60,
-        what="no debug container of this session left",
-    )
+    namespace.wait_until_clean()

@@ -8,15 +8,14 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from cluster.workloads import DEMO_NAMESPACE, EMPTY_NAMESPACE
+from cluster.workloads import DEMO_NAMESPACE
 from kdebug_tui.app import KdebugApp, create_app
-from kdebug_tui.backend.kube import Kube
 from kdebug_tui.backend.session import SessionState
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.screens.debug import DebugScreen
 from kdebug_tui.screens.error import ErrorScreen
 from kdebug_tui.screens.pod import PodScreen
-from tests.e2e.cli_support import agent_pods, debug_containers, eventually
+from kdebug_tui.screens.pods import PodsScreen
 from tests.fixtures.cluster import KubernetesCluster
 from tests.tui.pilot_helpers import (
     screen_text,
@@ -25,6 +24,7 @@ from tests.tui.pilot_helpers import (
     wait_for_rows,
     wait_until,
 )
+from tests.tui.private_namespace import PrivateNamespace, private_namespace
 
 pytestmark = [pytest.mark.tui, pytest.mark.e2e]
 
@@ -34,35 +34,30 @@ SESSION_SECONDS = 120.0
 
 
 @pytest.fixture
+def namespace(kubernetes_cluster: KubernetesCluster) -> Iterator[PrivateNamespace]:
+    """The test's own targets and agent pods."""
+    yield from private_namespace(kubernetes_cluster, "pilot")
+
+
+@pytest.fixture
 def cluster_app(
     kubernetes_cluster: KubernetesCluster,
+    namespace: PrivateNamespace,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[KdebugApp]:
-    """The app as the cluster's least-privileged user runs it, on kdebug-demo."""
+    """The app as the cluster's least-privileged user runs it, on its namespace."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     settings = Settings(
         kubeconfig=str(kubernetes_cluster.user_kubeconfig),
-        namespace=DEMO_NAMESPACE,
+        namespace=namespace.name,
         image=kubernetes_cluster.images.tools,
         pull_policy="Never",
         runtime_socket=str(kubernetes_cluster.containerd_socket),
-        agent_namespace=kubernetes_cluster.agent_namespace,
+        agent_namespace=namespace.name,
     )
-    pods_before = {str(p["name"]) for p in agent_pods(kubernetes_cluster)}
-    containers_before = set(debug_containers(kubernetes_cluster))
+    # The namespace fixture checks that the app left nothing behind.
     yield create_app(settings)
-    # Other clients may use the cluster meanwhile: only what the app made counts.
-    eventually(
-        lambda: {str(p["name"]) for p in agent_pods(kubernetes_cluster)} <= pods_before,
-        timeout=60,
-        what="no agent pod of the app left",
-    )
-    eventually(
-        lambda: set(debug_containers(kubernetes_cluster)) <= containers_before,
-        timeout=60,
-        what="no debug container of the app left",
-    )
 
 
 async def wait_long(pilot: Pilot[object], condition: Any, *, what: str) -> None:
@@ -87,17 +82,24 @@ def highlight(app: KdebugApp, key: str) -> None:
 class TestBrowsingTheCluster:
     """The browser shows the cluster's pods and follows their changes."""
 
-    async def test_the_sample_pods_and_a_pods_containers_are_shown(
-        self, cluster_app: KdebugApp
+    async def test_the_pods_and_a_pods_containers_are_shown(
+        self, cluster_app: KdebugApp, namespace: PrivateNamespace
     ) -> None:
         app = cluster_app
         async with app.run_test(size=SIZE) as pilot:
             await wait_for_pods(pilot)
-            keys = table_keys(app)
-            assert f"{DEMO_NAMESPACE}/web" in keys
-            assert f"{DEMO_NAMESPACE}/multi" in keys
+            assert table_keys(app) == [
+                f"{namespace.name}/web",
+                f"{namespace.name}/worker",
+            ]
 
-            # Enter on multi lists its three containers.
+            # The samples, where multi has three containers.
+            await pilot.press("colon", *f"ns {DEMO_NAMESPACE}", "enter")
+            await wait_until(
+                pilot,
+                lambda: f"{DEMO_NAMESPACE}/multi" in table_keys(app),
+                what="the samples",
+            )
             highlight(app, f"{DEMO_NAMESPACE}/multi")
             await pilot.press("enter")
             await wait_for_rows(pilot, "#containers")
@@ -105,47 +107,42 @@ class TestBrowsingTheCluster:
             assert table_keys(app, "#containers") == ["app", "sidecar", "metrics"]
 
     async def test_a_pod_created_and_deleted_meanwhile_comes_and_goes(
-        self, cluster_app: KdebugApp, kubernetes_cluster: KubernetesCluster
+        self,
+        cluster_app: KdebugApp,
+        namespace: PrivateNamespace,
+        kubernetes_cluster: KubernetesCluster,
     ) -> None:
         app = cluster_app
         name = f"tui-{uuid.uuid4().hex[:6]}"
-        admin = Kube.connect(kubeconfig=str(kubernetes_cluster.admin_kubeconfig))
+        key = f"{namespace.name}/{name}"
+        core = namespace.admin.core
         async with app.run_test(size=SIZE) as pilot:
             await wait_for_pods(pilot)
-            # Show the empty namespace, then create a pod in it.
-            await pilot.press("colon", *f"ns {EMPTY_NAMESPACE}", "enter")
-            await wait_until(
-                pilot,
-                lambda: getattr(app.screen, "namespace", "") == EMPTY_NAMESPACE,
-                what="the empty namespace",
-            )
-            admin.core.create_namespaced_pod(
-                EMPTY_NAMESPACE, _pod(name, kubernetes_cluster)
-            )
+            pods = app.screen
+            assert isinstance(pods, PodsScreen)
+
+            # A pod appears, and turns Running, while the list is on screen.
+            core.create_namespaced_pod(namespace.name, _pod(name, kubernetes_cluster))
             await wait_long(
                 pilot,
-                lambda: (
-                    f"{EMPTY_NAMESPACE}/{name}" in table_keys(app)
-                    and "Running" in screen_text(app)
-                ),
+                lambda: key in table_keys(app) and pods.pods[key].status == "Running",
                 what="the new pod, running",
             )
-            admin.core.delete_namespaced_pod(
-                name, EMPTY_NAMESPACE, grace_period_seconds=0
-            )
-            await wait_long(pilot, lambda: not table_keys(app), what="the pod to go")
+            # It goes when deleted.
+            core.delete_namespaced_pod(name, namespace.name, grace_period_seconds=0)
+            await wait_long(pilot, lambda: key not in table_keys(app), what="it to go")
 
 
 class TestDebuggingInATab:
     """`d` opens a real debug shell in a tab; keys, size and exit pass through."""
 
     async def test_a_shell_in_a_tab_runs_commands_and_exits(
-        self, cluster_app: KdebugApp
+        self, cluster_app: KdebugApp, namespace: PrivateNamespace
     ) -> None:
         app = cluster_app
         async with app.run_test(size=SIZE) as pilot:
             await wait_for_pods(pilot)
-            highlight(app, f"{DEMO_NAMESPACE}/web")
+            highlight(app, f"{namespace.name}/web")
             await pilot.press("d")
             await wait_long(
                 pilot,
@@ -184,12 +181,12 @@ class TestDebuggingInATab:
             await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
 
     async def test_a_missing_debug_image_is_explained(
-        self, cluster_app: KdebugApp
+        self, cluster_app: KdebugApp, namespace: PrivateNamespace
     ) -> None:
         app = cluster_app
         async with app.run_test(size=(110, 40)) as pilot:
             await wait_for_pods(pilot)
-            highlight(app, f"{DEMO_NAMESPACE}/web")
+            highlight(app, f"{namespace.name}/web")
             # D, another image that is nowhere, launch (pull policy is Never).
             await pilot.press("D")
             await pilot.press("ctrl+u", *"example.invalid/absent:1", "enter")
@@ -199,18 +196,18 @@ class TestDebuggingInATab:
             error = app.screen
             assert isinstance(error, ErrorScreen)
             assert "example.invalid/absent:1" in error.message
-            assert "Pull policy Never" in error.hint
+            assert "pull policy Never needs it there already" in error.hint
             assert app.tabs[0].state is SessionState.FAILED
             await pilot.press("escape", LEADER, "x")
             await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
 
     async def test_quitting_ends_the_sessions_and_removes_the_agent_pod(
-        self, cluster_app: KdebugApp
+        self, cluster_app: KdebugApp, namespace: PrivateNamespace
     ) -> None:
         app = cluster_app
         async with app.run_test(size=SIZE) as pilot:
             await wait_for_pods(pilot)
-            highlight(app, f"{DEMO_NAMESPACE}/web")
+            highlight(app, f"{namespace.name}/web")
             await pilot.press("d")
             await wait_long(
                 pilot,
