@@ -24,7 +24,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from kdebug_agent.protocol import KdebugError
-from kdebug_tui.backend.browse import ClusterBrowser
+from kdebug_tui.backend.browse import ClusterBrowser, Interrupted
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.commands import ALL_NAMESPACES, Command, suggestions
@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 BROWSER = "browser"
 """The mode of the browser; debug tabs have modes of their own."""
 BUG_HINT = "This is a bug in kdebug-tui. The log at {log} has the details."
+CONNECTION_LOST = "Lost the connection to the API server; reconnecting…"
+CONNECTION_BACK = "Connected to the API server again."
+WATCH_FAILED = "{reason} Retrying…"
+WATCH_BACK = "The lists are current again."
 LOG_PATH = Path(platformdirs.user_log_dir("kdebug-tui")) / "kdebug-tui.log"
 
 
@@ -97,6 +101,8 @@ class KdebugApp(App[int]):
         self._quitting = False
         self.shut_down_cleanly = False
         """Whether `shut_down` ran to its end (run_app tidies up otherwise)."""
+        self._troubled: dict[str, bool] = {}
+        """Contexts whose watches fail, each with whether it is unreachable."""
         self.add_mode(BROWSER, ContextsScreen)
 
     DEFAULT_MODE = BROWSER
@@ -242,6 +248,39 @@ class KdebugApp(App[int]):
             title="Keys of the browser"
         )
         return HelpScreen([terminal, tab_commands, commands, keys])
+
+    # Watches
+
+    def watch_interrupted(
+        self, context: str, event: Interrupted, *, listed: bool
+    ) -> None:
+        """Say once, not for every watch and retry, that a context's watches fail.
+
+        Before anything was listed the view's table says why instead.
+        """
+        if context in self._troubled:
+            return
+        self._troubled[context] = event.unreachable
+        if not listed:
+            return
+        if event.unreachable:
+            self.notify(CONNECTION_LOST, title="Connection lost", severity="warning")
+        else:
+            self.notify(
+                WATCH_FAILED.format(reason=event.reason),
+                title="Watch interrupted",
+                severity="warning",
+            )
+
+    def watch_resumed(self, context: str) -> None:
+        """Say that a context's watches list again after failing."""
+        if context not in self._troubled:
+            return
+        unreachable = self._troubled.pop(context)
+        if unreachable:
+            self.notify(CONNECTION_BACK, title="Reconnected")
+        else:
+            self.notify(WATCH_BACK, title="Watch resumed")
 
     # Debug tabs
 

@@ -78,6 +78,8 @@ class Interrupted:
 
     reason: str
     retry_in: float
+    unreachable: bool = False
+    """Whether no answer came from the API server (rather than a refusal)."""
 
 
 WatchEvent = Listed[T] | Changed[T] | Removed[T] | Interrupted
@@ -290,7 +292,11 @@ class ResourceWatch(Generic[T]):
         logger.info(
             "The watch of %s failed (%s); retrying in %s s.", self._what, reason, delay
         )
-        yield Interrupted(reason=reason, retry_in=delay)
+        yield Interrupted(
+            reason=reason,
+            retry_in=delay,
+            unreachable=isinstance(error, ClusterUnreachable),
+        )
         self._stopped.wait(delay)
 
     def _list(self) -> tuple[list[T], str]:

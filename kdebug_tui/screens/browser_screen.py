@@ -21,7 +21,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from kdebug_tui.backend.browse import Browser, Interrupted, Store, Watch, follow
+from kdebug_tui.backend.browse import (
+    Browser,
+    Interrupted,
+    Listed,
+    Store,
+    Watch,
+    follow,
+)
 from kdebug_tui.backend.resources import PodInfo
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.commands import COMMANDS, CommandError, parse_command
@@ -140,14 +147,21 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         store = self.stores[tag]
         # Cancelling this worker (the screen went away) stops the watch.
         async for event in follow(make(connection.browser)):
+            was_interrupted = store.interruption is not None
             store.apply(event)
             self._dirty = True
             if isinstance(event, Interrupted):
-                self.notify(
-                    f"{event.reason} Retrying in {event.retry_in:.0f} s.",
-                    title="Watch interrupted",
-                    severity="warning",
-                )
+                self._say_interrupted(event, listed=store.listed)
+            elif isinstance(event, Listed) and was_interrupted:
+                self.kdebug.watch_resumed(self.context)
+
+    def _say_interrupted(self, event: Interrupted, *, listed: bool) -> None:
+        table = self.filter_table
+        if not listed and table is not None:
+            # Nothing to show yet: the table says why, the log has the details.
+            table.empty_text = f"{event.reason} Retrying in {event.retry_in:.0f} s."
+            table.refresh()
+        self.kdebug.watch_interrupted(self.context, event, listed=listed)
 
     def _mark_dirty(self) -> None:
         self._dirty = True
@@ -173,7 +187,8 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
             parts.append((f"   /{table.filter_text}", "bold $accent"))
         problems = [s.interruption for s in self.stores.values() if s.interruption]
         if problems:
-            parts.append((f"   ⚠ {problems[0].reason}", "bold $warning"))
+            trouble = "reconnecting…" if problems[0].unreachable else "retrying…"
+            parts.append((f"   ⚠ {trouble}", "bold $warning"))
         self.query_one("#crumbs", Static).update(Content.assemble(*parts))
 
     def crumbs(self) -> list[str]:

@@ -99,12 +99,17 @@ def briefly_stalled_kubeconfig(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def fixed_app(refused_kubeconfig: Path, clock: FrozenClock) -> AppFactory:
-    """Make the app over the fixed records; keyword arguments are settings."""
+    """Make the app over the fixed records or `browser`; other keywords are settings."""
 
-    def make(kubeconfig: Path = refused_kubeconfig, **settings: Any) -> KdebugApp:
+    def make(
+        kubeconfig: Path = refused_kubeconfig,
+        *,
+        browser: FixedBrowser | None = None,
+        **settings: Any,
+    ) -> KdebugApp:
         return create_app(
             Settings(kubeconfig=str(kubeconfig), **settings),
-            browser_factory=lambda kube: FixedBrowser(),
+            browser_factory=lambda kube: browser or FixedBrowser(),
             clock=clock,
         )
 

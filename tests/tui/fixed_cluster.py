@@ -12,6 +12,7 @@ session) fails the way it fails when a cluster is down.
 """
 
 import datetime
+import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,27 @@ class FixedWatch(Generic[T]):
     def stop(self) -> None:
         """End `events`."""
         self._stopped.set()
+
+
+class ScriptedWatch(Generic[T]):
+    """Yields what the test puts in `script`, until stopped.
+
+    A fake, for the order of events a real watch yields only by chance: a
+    listing, failures, and a listing again when the API server is back. The
+    real watch failing against the real cluster is in `test_cluster.py`.
+    """
+
+    def __init__(self) -> None:
+        self.script: queue.Queue[WatchEvent[T] | None] = queue.Queue()
+
+    def events(self) -> Iterator[WatchEvent[T]]:
+        """What the test scripted, as it comes."""
+        while (event := self.script.get()) is not None:
+            yield event
+
+    def stop(self) -> None:
+        """End `events`."""
+        self.script.put(None)
 
 
 def _running(
@@ -231,15 +253,25 @@ EVENTS = {
 class FixedBrowser:
     """A `Browser` over the records above."""
 
-    def __init__(self, pods: list[PodInfo] | None = None) -> None:
+    def __init__(
+        self,
+        pods: list[PodInfo] | None = None,
+        *,
+        pods_watch: ScriptedWatch[PodInfo] | None = None,
+    ) -> None:
         self.pods = PODS if pods is None else pods
+        self.pods_watch = pods_watch
 
     def watch_namespaces(self) -> FixedWatch[NamespaceInfo]:
         """The fixed namespaces."""
         return FixedWatch(NAMESPACES)
 
-    def watch_pods(self, namespace: str = "") -> FixedWatch[PodInfo]:
-        """The fixed pods of a namespace, or all of them."""
+    def watch_pods(
+        self, namespace: str = ""
+    ) -> FixedWatch[PodInfo] | ScriptedWatch[PodInfo]:
+        """The fixed pods of a namespace, or all of them; or the scripted watch."""
+        if self.pods_watch is not None:
+            return self.pods_watch
         return FixedWatch([p for p in self.pods if namespace in ("", p.namespace)])
 
     def watch_pod(self, namespace: str, name: str) -> FixedWatch[PodInfo]:

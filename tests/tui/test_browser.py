@@ -3,6 +3,9 @@
 import pytest
 from textual import events
 
+from kdebug_tui.app import CONNECTION_BACK, CONNECTION_LOST
+from kdebug_tui.backend.browse import Interrupted, Listed
+from kdebug_tui.backend.resources import PodInfo
 from kdebug_tui.screens.contexts import ContextsScreen
 from kdebug_tui.screens.help import HelpScreen
 from kdebug_tui.screens.namespaces import NamespacesScreen
@@ -11,6 +14,7 @@ from kdebug_tui.screens.pods import PodsScreen
 from kdebug_tui.widgets.prompt_bar import PromptBar
 from kdebug_tui.widgets.resource_table import ResourceTable
 from tests.tui.conftest import AppFactory
+from tests.tui.fixed_cluster import PODS, FixedBrowser, ScriptedWatch
 from tests.tui.pilot_helpers import (
     notices,
     screen_text,
@@ -381,3 +385,91 @@ class TestHelp:
             # Esc closes the help.
             await pilot.press("escape")
             assert isinstance(app.screen, PodsScreen)
+
+
+class TestWatchInterruptions:
+    """A lost API server is said in a sentence, once, and so is its return."""
+
+    UNREACHABLE = Interrupted(
+        "Cannot reach the Kubernetes API at https://127.0.0.1:6443: "
+        "connection refused.",
+        retry_in=2.0,
+        unreachable=True,
+    )
+
+    async def test_a_lost_connection_and_its_return_are_each_said_once(
+        self, fixed_app: AppFactory
+    ) -> None:
+        watch: ScriptedWatch[PodInfo] = ScriptedWatch()
+        app = fixed_app(browser=FixedBrowser(pods_watch=watch))
+        shop = tuple(p for p in PODS if p.namespace == "shop")
+        async with app.run_test(size=SIZE) as pilot:
+            watch.script.put(Listed(shop))
+            await wait_for_pods(pilot)
+
+            # The connection drops, and every retry fails for a while.
+            for _ in range(3):
+                watch.script.put(self.UNREACHABLE)
+            await wait_until(
+                pilot, lambda: "⚠ reconnecting…" in screen_text(app), what="the ⚠"
+            )
+            await pilot.pause(0.3)
+            assert notices(app) == [CONNECTION_LOST]
+            # The rows stay, as last seen.
+            assert table_keys(app) == SHOP_PODS
+
+            # The API server is back.
+            watch.script.put(Listed(shop))
+            await wait_until(
+                pilot, lambda: len(notices(app)) == 2, what="the second notice"
+            )
+            assert notices(app) == [CONNECTION_LOST, CONNECTION_BACK]
+            await wait_until(
+                pilot, lambda: "⚠" not in screen_text(app), what="the ⚠ to go"
+            )
+
+    async def test_before_the_first_listing_the_table_says_why_it_is_empty(
+        self, fixed_app: AppFactory
+    ) -> None:
+        watch: ScriptedWatch[PodInfo] = ScriptedWatch()
+        app = fixed_app(browser=FixedBrowser(pods_watch=watch))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, PodsScreen), what="the pods"
+            )
+
+            # The API server is down from the start.
+            watch.script.put(self.UNREACHABLE)
+            await wait_until(
+                pilot,
+                lambda: "connection refused. Retrying in 2 s." in screen_text(app),
+                what="the reason in the table",
+            )
+            assert notices(app) == []
+
+            # It comes up.
+            watch.script.put(Listed(tuple(p for p in PODS if p.namespace == "shop")))
+            await wait_for_pods(pilot)
+            await wait_until(
+                pilot, lambda: notices(app) == [CONNECTION_BACK], what="the notice"
+            )
+
+    async def test_a_refusal_is_said_with_its_reason(
+        self, fixed_app: AppFactory
+    ) -> None:
+        watch: ScriptedWatch[PodInfo] = ScriptedWatch()
+        app = fixed_app(browser=FixedBrowser(pods_watch=watch))
+        async with app.run_test(size=SIZE) as pilot:
+            watch.script.put(Listed(()))
+            await wait_until(
+                pilot, lambda: "No pods in shop." in screen_text(app), what="no pods"
+            )
+
+            # The API server answers, with an error.
+            reason = "The API server failed watching pods in shop (500): etcd down."
+            watch.script.put(Interrupted(reason, retry_in=4.0))
+            await wait_until(pilot, lambda: bool(notices(app)), what="a notice")
+            assert notices(app) == [f"{reason} Retrying…"]
+            await wait_until(
+                pilot, lambda: "⚠ retrying…" in screen_text(app), what="the ⚠"
+            )

@@ -9,7 +9,7 @@ import pytest
 from textual.pilot import Pilot
 
 from cluster.workloads import DEMO_NAMESPACE
-from kdebug_tui.app import KdebugApp, create_app
+from kdebug_tui.app import CONNECTION_BACK, CONNECTION_LOST, KdebugApp, create_app
 from kdebug_tui.backend.session import SessionState
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.screens.debug import DebugScreen
@@ -17,7 +17,9 @@ from kdebug_tui.screens.error import ErrorScreen
 from kdebug_tui.screens.pod import PodScreen
 from kdebug_tui.screens.pods import PodsScreen
 from tests.fixtures.cluster import KubernetesCluster
+from tests.tui.api_proxy import api_server_proxy
 from tests.tui.pilot_helpers import (
+    notices,
     screen_text,
     table_keys,
     wait_for_pods,
@@ -218,6 +220,53 @@ class TestDebuggingInATab:
             await pilot.press(LEADER, "q", "y")
             await wait_long(pilot, lambda: app.return_code == 0, what="the exit")
             assert app.shut_down_cleanly
+
+
+class TestLosingTheApiServer:
+    """When the API server goes away and comes back, the browser says so plainly."""
+
+    async def test_the_loss_and_the_return_are_each_one_sentence(
+        self,
+        kubernetes_cluster: KubernetesCluster,
+        namespace: PrivateNamespace,
+        tmp_path: Path,
+    ) -> None:
+        with api_server_proxy(kubernetes_cluster.user_kubeconfig) as proxy:
+            kubeconfig = proxy.kubeconfig(
+                kubernetes_cluster.user_kubeconfig, tmp_path / "proxied.kubeconfig"
+            )
+            app = create_app(
+                Settings(
+                    kubeconfig=str(kubeconfig),
+                    namespace=namespace.name,
+                    agent_namespace=namespace.name,
+                )
+            )
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for_pods(pilot)
+
+                # The API server goes: the watch breaks, reconnecting is refused.
+                proxy.cut()
+                await wait_long(
+                    pilot,
+                    lambda: "⚠ reconnecting…" in screen_text(app),
+                    what="the ⚠ in the crumbs",
+                )
+                assert notices(app) == [CONNECTION_LOST]
+                assert "HTTPSConnectionPool" not in screen_text(app)
+                # What was listed stays.
+                assert f"{namespace.name}/web" in table_keys(app)
+
+                # It comes back.
+                proxy.restore()
+                await wait_long(
+                    pilot,
+                    lambda: notices(app) == [CONNECTION_LOST, CONNECTION_BACK],
+                    what="the notice that it is back",
+                )
+                await wait_until(
+                    pilot, lambda: "⚠" not in screen_text(app), what="the ⚠ to go"
+                )
 
 
 def _pod(name: str, cluster: KubernetesCluster) -> dict[str, Any]:
