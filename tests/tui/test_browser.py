@@ -1,11 +1,14 @@
 """The browser: drilling in and out, k9s keys, the live filter, `:` commands, help."""
 
+from pathlib import Path
+
 import pytest
 from textual import events
 
-from kdebug_tui.app import CONNECTION_BACK, CONNECTION_LOST
+from kdebug_tui.app import CONNECTION_BACK, CONNECTION_LOST, create_app
 from kdebug_tui.backend.browse import Interrupted, Listed
 from kdebug_tui.backend.resources import PodInfo
+from kdebug_tui.backend.settings import load_settings
 from kdebug_tui.screens.contexts import ContextsScreen
 from kdebug_tui.screens.help import HelpScreen
 from kdebug_tui.screens.namespaces import NamespacesScreen
@@ -14,7 +17,7 @@ from kdebug_tui.screens.pods import PodsScreen
 from kdebug_tui.widgets.prompt_bar import PromptBar
 from kdebug_tui.widgets.resource_table import ResourceTable
 from tests.tui.conftest import AppFactory
-from tests.tui.fixed_cluster import PODS, FixedBrowser, ScriptedWatch
+from tests.tui.fixed_cluster import PODS, FixedBrowser, FrozenClock, ScriptedWatch
 from tests.tui.pilot_helpers import (
     notices,
     screen_text,
@@ -146,6 +149,52 @@ class TestNavigation:
             assert isinstance(app.screen, NamespacesScreen)
             assert app.screen.context == "prod"
             assert app.active_context == "prod"
+
+
+class TestStartNamespace:
+    """The browser opens where kubectl would look: flag, environment, context."""
+
+    @pytest.mark.parametrize(
+        ("environ", "flags", "crumbs"),
+        [
+            ({}, {}, "dev ▸ shop ▸ pods (5)"),
+            ({"KDEBUG_NAMESPACE": "kube-system"}, {}, "dev ▸ kube-system ▸ pods (1)"),
+            (
+                {"KDEBUG_NAMESPACE": "kube-system"},
+                {"namespace": "shop"},
+                "dev ▸ shop ▸ pods (5)",
+            ),
+            # prod names no namespace: kubectl's default, as kubectl does.
+            ({"KDEBUG_CONTEXT": "prod"}, {}, "prod ▸ default ▸ pods (0)"),
+            (
+                {"KDEBUG_CONTEXT": "prod"},
+                {"namespace": "kube-system"},
+                "prod ▸ kube-system ▸ pods (1)",
+            ),
+        ],
+    )
+    async def test_the_flag_wins_then_the_environment_then_the_context(
+        self,
+        environ: dict[str, str],
+        flags: dict[str, str],
+        crumbs: str,
+        refused_kubeconfig: Path,
+        clock: FrozenClock,
+        tmp_path: Path,
+    ) -> None:
+        settings = load_settings(
+            path=tmp_path / "no-config.yaml",
+            environ={"KDEBUG_KUBECONFIG": str(refused_kubeconfig), **environ},
+            flags=flags,
+        )
+        app = create_app(
+            settings, browser_factory=lambda kube: FixedBrowser(), clock=clock
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(
+                pilot, lambda: crumbs in screen_text(app), what=f"`{crumbs}`"
+            )
+            assert isinstance(app.screen, PodsScreen)
 
 
 class TestFilter:
