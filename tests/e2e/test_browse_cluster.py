@@ -174,7 +174,7 @@ def test_a_user_without_the_namespace_list_is_told_so(
         core.delete_namespaced_service_account(name, EMPTY_NAMESPACE)
 
     assert "listing namespaces" in str(raised.value)
-    assert "RBAC" in raised.value.hint
+    assert "deploy/rbac.yaml" in raised.value.hint
 
 
 def _pod(name: str, image: str) -> dict[str, Any]:
