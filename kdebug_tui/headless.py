@@ -58,11 +58,16 @@ class EscapeDetector:
 
 
 def terminal_size() -> TerminalSize:
-    """Return the size of the terminal on stdout (or stdin), 80x24 if none."""
+    """Return the size of the terminal on stdout (or stdin), 80x24 if none.
+
+    A pseudo-terminal that nobody sized (``script``, some CI runners) reports
+    0 columns and 0 lines; such a dimension counts as unknown and takes the
+    usual 80 or 24, since a debug terminal cannot be zero wide or high.
+    """
     for fd in (sys.stdout.fileno(), sys.stdin.fileno()):
         with contextlib.suppress(OSError):
             size = os.get_terminal_size(fd)
-            return TerminalSize(width=size.columns, height=size.lines)
+            return TerminalSize(width=size.columns or 80, height=size.lines or 24)
     return TerminalSize(width=80, height=24)
 
 

@@ -1,11 +1,20 @@
-"""The headless CLI's pure parts: the escape sequence and registry credentials."""
+"""The headless CLI's pure parts: escape sequence, terminal size, credentials."""
 
 import base64
+import fcntl
 import json
+import os
+import pty
+import struct
+import sys
+import termios
 from types import SimpleNamespace
 
+import pytest
+
+from kdebug_agent.protocol import TerminalSize
 from kdebug_tui.backend.registry import _auth_from_secret, registry_host
-from kdebug_tui.headless import EscapeDetector
+from kdebug_tui.headless import EscapeDetector, terminal_size
 
 
 class TestEscapeSequence:
@@ -52,3 +61,36 @@ class TestRegistryCredentials:
         assert found is not None
         assert (found.username, found.password) == ("alice", "s3cret")
         assert _auth_from_secret(secret, "docker.io") is None
+
+
+class TestTerminalSize:
+    def test_an_unsized_pseudo_terminal_counts_as_80_by_24(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A pty left at 0x0, as `script` leaves it, still gives a usable size."""
+        main, secondary = pty.openpty()
+        try:
+            fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+            with open(secondary, "w", closefd=False) as stream:
+                monkeypatch.setattr(sys, "stdout", stream)
+                monkeypatch.setattr(sys, "stdin", stream)
+                assert terminal_size() == TerminalSize(width=80, height=24)
+        finally:
+            os.close(main)
+            os.close(secondary)
+
+    def test_a_sized_terminal_gives_its_own_size(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The size a terminal reports is the one sent to the agent."""
+        main, secondary = pty.openpty()
+        try:
+            winsize = struct.pack("HHHH", 31, 97, 0, 0)
+            fcntl.ioctl(secondary, termios.TIOCSWINSZ, winsize)
+            with open(secondary, "w", closefd=False) as stream:
+                monkeypatch.setattr(sys, "stdout", stream)
+                monkeypatch.setattr(sys, "stdin", stream)
+                assert terminal_size() == TerminalSize(width=97, height=31)
+        finally:
+            os.close(main)
+            os.close(secondary)
