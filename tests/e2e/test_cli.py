@@ -312,9 +312,8 @@ class TestReadmeDemo:
         result = subprocess.run(
             [
                 str(REPO / "scripts" / "demo"),
+                # Without -n: the demo opens on its sample pods' namespace.
                 "debug",
-                "-n",
-                DEMO_NAMESPACE,
                 "web",
                 "--",
                 "cat",
