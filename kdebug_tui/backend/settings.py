@@ -141,7 +141,14 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"The settings file {path} is not valid YAML.") from error
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None)
+        reason = f": {problem}" if problem else ""
+        raise ConfigError(
+            f"The settings file {path} is not valid YAML{where}{reason}.",
+            hint="Correct the file, or move it away to use the defaults.",
+        ) from error
     if not isinstance(data, dict):
         raise ConfigError(f"The settings file {path} must hold a mapping of keys.")
     known = {f.name for f in dataclasses.fields(Settings)}

@@ -47,7 +47,7 @@ def test_namespaces_and_booleans_are_parsed_from_text(tmp_path: Path) -> None:
         ("namespaces: [pid, cgroup]\n", "cgroup"),
         ("grace: soon\n", "grace"),
         ("- a list\n", "mapping"),
-        ("key: [unclosed\n", "not valid YAML"),
+        ("key: [unclosed\n", "not valid YAML at line 2, column 1"),
     ],
 )
 def test_a_bad_settings_file_is_refused_with_the_reason(
