@@ -39,7 +39,7 @@ examples:
   kdebug-tui                                  browse pods and debug them in tabs
   kdebug-tui -n shop                          start the browser in namespace shop
   kdebug-tui debug web-7d4f -n shop -c nginx  a shell in your terminal
-  kdebug-tui debug web-7d4f --image busybox -- netstat -tln
+  kdebug-tui debug web-7d4f --image busybox -- sh -c 'netstat -tln'
   echo 'ls /target' | kdebug-tui debug web-7d4f -- sh
   kdebug-tui gc                               remove leftover agent pods
 
@@ -59,7 +59,7 @@ image's default command runs (a shell, in the usual debug images).
 DEBUG_EXAMPLES = """\
 examples:
   kdebug-tui debug -n shop web-7d4f -c nginx
-  kdebug-tui debug web-7d4f -n shop --image busybox -- netstat -tln
+  kdebug-tui debug web-7d4f -n shop --image busybox -- sh -c 'netstat -tln'
   echo 'ls /target' | kdebug-tui debug web-7d4f -- sh
 """
 

@@ -87,10 +87,10 @@ class TestHelp:
     def test_the_examples_parse_as_they_read(self) -> None:
         args = parse_arguments(
             ["debug", "web-7d4f", "-n", "shop", "--image", "busybox"]
-            + ["--", "sh", "-c", "ss -tlnp"]
+            + ["--", "sh", "-c", "netstat -tln"]
         )
         assert (args.pod, args.namespace, args.image) == ("web-7d4f", "shop", "busybox")
-        assert args.command_args == ("sh", "-c", "ss -tlnp")
+        assert args.command_args == ("sh", "-c", "netstat -tln")
 
 
 class TestGarbageCollectionSummary:
