@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,8 @@ class KdebugApp(App[int]):
         self._quitting = False
         self.shut_down_cleanly = False
         """Whether `shut_down` ran to its end (run_app tidies up otherwise)."""
+        self.ended_by_signal: int | None = None
+        """The signal that ended the app, if one did."""
         self._troubled: dict[str, bool] = {}
         """Contexts whose watches fail, each with whether it is unreachable."""
         self.add_mode(BROWSER, ContextsScreen)
@@ -109,7 +112,32 @@ class KdebugApp(App[int]):
 
     def on_mount(self) -> None:
         """Open the start context's pods."""
+        self._end_on_signals()
         self._start()
+
+    def _end_on_signals(self) -> None:
+        """Quit as on Ctrl-Q, without asking, on SIGTERM and SIGHUP.
+
+        Python's default for both ends the process at once: the terminal would
+        stay in the alternate screen with the mouse captured, and the agent
+        pods would wait out their idle time.
+        """
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            # Only the main thread may own signal handlers; an app run elsewhere
+            # keeps Python's defaults.
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        logger.info("Received %s; ending every session.", signal.strsignal(signum))
+        self.ended_by_signal = signum
+        if self._quitting:
+            # A second signal while the sessions end: leave now, and let
+            # run_app remove the agent pods after the terminal is restored.
+            self.exit(return_code=128 + signum)
+            return
+        self._quit(return_code=128 + signum)
 
     def _start_point_found(self, context: str, namespace: str) -> None:
         self.show_pods(context, namespace)
@@ -427,14 +455,21 @@ class KdebugApp(App[int]):
             callback=lambda yes: self._quit() if yes else None,
         )
 
-    def _quit(self) -> None:
+    def _quit(self, *, return_code: int = 0) -> None:
         self._quitting = True
         self.run_worker(
-            self.shut_down(), thread=False, group="quit", exit_on_error=False
+            self.shut_down(return_code=return_code),
+            thread=False,
+            group="quit",
+            exit_on_error=False,
         )
 
-    async def shut_down(self) -> None:
-        """End every session, delete the agent pods of this client, then exit."""
+    async def shut_down(self, *, return_code: int = 0) -> None:
+        """End every session, delete the agent pods of this client, then exit.
+
+        Args:
+            return_code: The process's exit status once the app has ended.
+        """
         if self.tabs:
             self.notify("Ending the debug sessions and removing agent pods…")
         screens = list(self._debug_screens.values())
@@ -443,7 +478,7 @@ class KdebugApp(App[int]):
         )
         await self.release_agents()
         self.shut_down_cleanly = True
-        self.exit(0)
+        self.exit(return_code=return_code)
 
     async def release_agents(self) -> None:
         """Delete the agent pods every session manager still holds."""
@@ -562,6 +597,9 @@ def run_app(settings: Settings) -> int:
         if not app.shut_down_cleanly:
             # A crash skipped the shutdown: the agent pods must go all the same.
             asyncio.run(app.release_agents())
+    if app.ended_by_signal is not None:
+        # As a shell reports a command that a signal ended.
+        return 128 + app.ended_by_signal
     return app.return_code or 0
 
 

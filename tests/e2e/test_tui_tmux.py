@@ -6,6 +6,7 @@ on another pod, close both, quit; nothing may be left in the cluster.
 """
 
 import re
+import shlex
 import subprocess
 import time
 import uuid
@@ -31,6 +32,7 @@ class Tmux:
         self.socket = socket
         self.env = env
         self.target = "kdebug"
+        self.status_file = socket.with_suffix(".status")
 
     def run(self, *args: str) -> str:
         """Run a tmux command against this server and return what it printed."""
@@ -45,10 +47,18 @@ class Tmux:
         return result.stdout
 
     def start(self, *command: str) -> None:
-        """Open the window, running `command`; the pane stays when it exits."""
+        """Open the window, running `command`; the pane stays when it exits.
+
+        A shell runs the command and writes its exit status to a file: tmux
+        marks a pane dead when its terminal closes, and on a busy machine it
+        was seen to leave the ended process unreaped (a zombie) for over a
+        minute, never learning how it ended.
+        """
+        status = shlex.quote(str(self.status_file))
+        script = f"{shlex.join(command)}; echo $? > {status}"
         self.run(
             "new-session", "-d", "-s", self.target,
-            "-x", str(WIDTH), "-y", str(HEIGHT), *command,
+            "-x", str(WIDTH), "-y", str(HEIGHT), "sh", "-c", script,
         )  # fmt: skip
         self.run("set-option", "-t", self.target, "remain-on-exit", "on")
 
@@ -91,16 +101,13 @@ class Tmux:
     def exit_status(self) -> int | None:
         """The exit status of the pane's command, or None while it runs.
 
-        A command killed by a signal reports minus the signal's number.
+        A command ended by a signal reports 128 plus the signal's number, as
+        the shell says it.
         """
-        shown = self.run(
-            "display-message", "-p", "-t", self.target,
-            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
-        ).strip()  # fmt: skip
-        dead, status, signal = shown.split(":")
-        if dead != "1":
+        if not self.status_file.exists():
             return None
-        return int(status) if status else -int(signal or 0)
+        text = self.status_file.read_text().strip()
+        return int(text) if text else None
 
 
 @pytest.fixture
@@ -196,8 +203,53 @@ def test_a_users_session_from_the_first_pod_to_quitting(
 
     # No session is left, so ctrl+c quits at once.
     tmux.keys("C-c")
+    _wait_for_exit(tmux)
+    assert tmux.exit_status() == 0, tmux.screen()
+    namespace.wait_until_clean()
+
+
+def _kdebug_pid(tmux: Tmux) -> int:
+    """The PID of kdebug-tui, the child of the pane's shell."""
+    shell = int(tmux.run("display-message", "-p", "-t", tmux.target, "#{pane_pid}"))
+    for pid in Path(f"/proc/{shell}/task/{shell}/children").read_text().split():
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if any(argument.endswith(b"/kdebug-tui") for argument in arguments[:2]):
+            return int(pid)
+    pytest.fail("kdebug-tui is not running in the pane.")
+
+
+def _wait_for_exit(tmux: Tmux) -> None:
+    """Wait until kdebug-tui has ended."""
     eventually(
         lambda: tmux.exit_status() is not None, timeout=60, what="kdebug-tui exits"
     )
-    assert tmux.exit_status() == 0, tmux.screen()
+
+
+@pytest.mark.parametrize("signal_name", ["TERM", "HUP"])
+def test_a_signal_ends_the_sessions_and_restores_the_terminal(
+    tmux: Tmux, namespace: PrivateNamespace, signal_name: str
+) -> None:
+    """kill (or a closed terminal) ends kdebug-tui as quitting does."""
+    tmux.start(KDEBUG)
+    tmux.wait_for(rf"{namespace.name} ▸ pods \(2\)")
+    tmux.type("/^web")
+    tmux.keys("Enter")
+    tmux.wait_for(r"pods \(1/2\)")
+    tmux.type("d")
+    tmux.wait_for(r"1 web/web · .*running")
+    assert len(namespace.debug_containers()) == 1
+
+    subprocess.run(["kill", f"-{signal_name}", str(_kdebug_pid(tmux))], check=True)
+    _wait_for_exit(tmux)
+
+    # The status says which signal ended it (Python's default would have
+    # died of the signal itself); the pane is back on the normal screen, with
+    # the mouse released. (tmux reports no cursor for a dead pane.)
+    number = {"TERM": 15, "HUP": 1}[signal_name]
+    assert tmux.exit_status() == 128 + number, tmux.screen()
+    modes = tmux.run(
+        "display-message", "-p", "-t", tmux.target,
+        "#{alternate_on}:#{mouse_any_flag}",
+    ).strip()  # fmt: skip
+    assert modes == "0:0"
     namespace.wait_until_clean()
