@@ -292,7 +292,9 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
     )
     manager = SessionManager(kube, settings)
     _end_on_hangup()
-    await _collect_garbage_quietly(manager)
+    # Leftovers are finished or expired pods, which the session never uses:
+    # removing them meanwhile keeps their API calls off the way to the shell.
+    garbage = asyncio.create_task(_collect_garbage_quietly(manager))
 
     def progress(stage: str, message: str) -> None:
         if interactive or logger.isEnabledFor(logging.INFO):
@@ -314,6 +316,7 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
             await session.close()
     finally:
         await manager.close_all()
+        await garbage
 
 
 def _end_on_hangup() -> None:

@@ -10,6 +10,7 @@ as the last resort should every client die.
 import base64
 import dataclasses
 import datetime
+import enum
 import hashlib
 import logging
 import re
@@ -59,6 +60,17 @@ POD_SECURITY_HINT = (
 
 ProgressReporter = Callable[[str, str], None]
 """Called with a stage name and a sentence as an agent pod comes up."""
+
+
+class AgentPodState(enum.Enum):
+    """How far a new agent pod has come, as its status tells."""
+
+    PENDING = "pending"
+    """Not scheduled yet, or its container is not running yet."""
+    STARTED = "started"
+    """The agent's container runs: the agent itself may be asked if it answers."""
+    READY = "ready"
+    """The kubelet's readiness probe passed."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -169,13 +181,18 @@ class AgentPods:
         A pod of the DaemonSet is preferred; otherwise a pod of ours whose
         token this user holds, running the configured agent image.
         """
+        now = datetime.datetime.now(datetime.UTC)
+        # An expired pod is what `collect_garbage`, which may run meanwhile,
+        # deletes: it is no pod to start a session on.
         pods = [
             pod
             for pod in self._list(
                 field_selector=f"spec.nodeName={node}",
                 label_selector=f"{NAME_LABEL}=kdebug-agent",
             )
-            if _is_ready(pod) and pod.metadata.deletion_timestamp is None
+            if _is_ready(pod)
+            and pod.metadata.deletion_timestamp is None
+            and not _is_expired(pod, now)
         ]
         for pod in pods:
             secret = (pod.metadata.labels or {}).get(TOKEN_SECRET_LABEL)
@@ -323,21 +340,22 @@ class AgentPods:
             )
         return converted
 
-    def poll_ready(
+    def poll_started(
         self,
         pod: AgentPod,
         *,
         reported: set[str],
         progress: ProgressReporter,
         timeout: int = 2,
-    ) -> bool:
-        """Watch the pod for up to `timeout` seconds; tell whether it is ready.
+    ) -> AgentPodState:
+        """Watch the pod for up to `timeout` seconds, until its agent runs.
 
         Each stage is reported once through `progress` (`reported` remembers
-        which were); callers loop until ready or their own deadline passes.
+        which were); callers loop until the agent runs or their own deadline
+        passes.
 
         Raises:
-            AgentPodError: the pod cannot become ready (image pull, scheduling,
+            AgentPodError: the pod cannot come up (image pull, scheduling,
                 crash); the message says why.
         """
         stream = watch.Watch()
@@ -353,8 +371,9 @@ class AgentPods:
                     raise AgentPodError(
                         f"Agent pod {pod.name} was deleted while it started."
                     )
-                if self._check_progress(event["object"], reported, progress):
-                    return True
+                state = self._check_progress(event["object"], reported, progress)
+                if state is not AgentPodState.PENDING:
+                    return state
         except ApiException as error:
             raise api_error(error, doing="watching the agent pod") from error
         except HTTPError as error:
@@ -364,7 +383,25 @@ class AgentPods:
             ) from error
         finally:
             stream.stop()
-        return False
+        return AgentPodState.PENDING
+
+    def check(
+        self, pod: AgentPod, *, reported: set[str], progress: ProgressReporter
+    ) -> AgentPodState:
+        """Read the pod once and tell how far it has come, as `poll_started`.
+
+        Raises:
+            AgentPodError: the pod cannot come up, or it is gone.
+        """
+        try:
+            current = self._kube.core.read_namespaced_pod(pod.name, pod.namespace)
+        except ApiException as error:
+            if error.status == 404:
+                raise AgentPodError(
+                    f"Agent pod {pod.name} was deleted while it started."
+                ) from error
+            raise api_error(error, doing="reading the agent pod") from error
+        return self._check_progress(current, reported, progress)
 
     def describe(self, pod: AgentPod) -> str:
         """Return a short account of the pod's state, for timeout messages."""
@@ -379,7 +416,7 @@ class AgentPods:
 
     def _check_progress(
         self, pod: Any, reported: set[str], progress: ProgressReporter
-    ) -> bool:
+    ) -> AgentPodState:
         def once(stage: str, message: str) -> None:
             if stage not in reported:
                 reported.add(stage)
@@ -407,8 +444,6 @@ class AgentPods:
                 )
             if status.image_id:
                 once("agent-image", "Agent image present on the node.")
-            if status.state.running is not None:
-                once("agent-started", "Agent started.")
             if terminated is not None:
                 raise AgentPodError(
                     f"The agent exited with code {terminated.exit_code} "
@@ -417,15 +452,19 @@ class AgentPods:
                     "node's container runtime socket was not found: set "
                     "runtime_socket to its path on the node.",
                 )
-        if _is_ready(pod):
-            once("agent-ready", "Agent ready.")
-            return True
         if pod.status.phase in ("Failed", "Succeeded"):
             raise AgentPodError(
                 f"The agent pod ended ({pod.status.phase}: {pod.status.reason or ''} "
                 f"{pod.status.message or ''}).".replace(" )", ")")
             )
-        return False
+        if _is_ready(pod):
+            once("agent-started", "Agent started.")
+            once("agent-ready", "Agent ready.")
+            return AgentPodState.READY
+        if status is not None and status.state is not None and status.state.running:
+            once("agent-started", "Agent started.")
+            return AgentPodState.STARTED
+        return AgentPodState.PENDING
 
     def _log_tail(self, pod: Any) -> str:
         try:

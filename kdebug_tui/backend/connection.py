@@ -71,22 +71,44 @@ class AgentConnection:
         Raises:
             AgentConnectionError: the agent did not answer with JSON.
         """
+        status, body = await self.get(path)
+        try:
+            return json.loads(body)
+        except ValueError as error:
+            raise AgentConnectionError(
+                f"Agent pod {self.pod.name} did not answer {path} with JSON "
+                f"(status {status}): {error}."
+            ) from error
 
-        def request() -> Any:
-            connection = http.client.HTTPConnection("agent", timeout=OPEN_TIMEOUT)
+    async def get(
+        self, path: str, *, timeout: float = OPEN_TIMEOUT
+    ) -> tuple[int, bytes]:
+        """GET a path of the agent over this stream, then close it.
+
+        Returns:
+            The HTTP status and the body.
+
+        Raises:
+            AgentConnectionError: no answer came within `timeout` seconds.
+        """
+
+        def request() -> tuple[int, bytes]:
+            connection = http.client.HTTPConnection("agent", timeout=timeout)
+            self.socket.settimeout(timeout)
             connection.sock = self.socket
             try:
                 connection.request("GET", path, headers={"Connection": "close"})
                 response = connection.getresponse()
-                return json.loads(response.read())
+                return response.status, response.read()
             finally:
                 connection.close()
 
         try:
             return await asyncio.to_thread(request)
-        except (OSError, ValueError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException) as error:
             raise AgentConnectionError(
-                f"Agent pod {self.pod.name} did not answer {path}: {error}."
+                f"Agent pod {self.pod.name} did not answer {path}: "
+                f"{error or type(error).__name__}."
             ) from error
         finally:
             self.close()
