@@ -13,9 +13,7 @@ import logging
 import socket
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import portforward
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -153,26 +151,19 @@ class AgentConnection:
 
 
 def _open_forward(kube: Kube, pod: AgentPod) -> Any:
-    with kube.stream_lock:
-        api = client.CoreV1Api(kube.stream_client())
-        try:
-            return portforward(
-                api.connect_get_namespaced_pod_portforward,
-                pod.name,
-                pod.namespace,
-                ports=str(AGENT_PORT),
-            )
-        except ApiException as error:
-            reason = str(error.reason or error)
-            if connection_cause(error):
-                raise unreachable(kube.server, error, context=kube.context) from error
-            if "403" in reason:
-                raise PermissionDenied(
-                    f"You may not port-forward to pods in namespace {pod.namespace}.",
-                    hint="Ask an administrator for `create pods/portforward` in "
-                    "that namespace (deploy/rbac.yaml has the role): a debug "
-                    "session reaches its agent through a port-forward.",
-                ) from error
-            raise AgentConnectionError(
-                f"The port-forward to agent pod {pod.name} failed: {reason[:300]}."
+    try:
+        return kube.open_port_forward(pod.namespace, pod.name, AGENT_PORT)
+    except ApiException as error:
+        reason = str(error.reason or error)
+        if connection_cause(error):
+            raise unreachable(kube.server, error, context=kube.context) from error
+        if "403" in reason:
+            raise PermissionDenied(
+                f"You may not port-forward to pods in namespace {pod.namespace}.",
+                hint="Ask an administrator for `create pods/portforward` in "
+                "that namespace (deploy/rbac.yaml has the role): a debug "
+                "session reaches its agent through a port-forward.",
             ) from error
+        raise AgentConnectionError(
+            f"The port-forward to agent pod {pod.name} failed: {reason[:300]}."
+        ) from error

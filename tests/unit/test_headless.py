@@ -2,7 +2,6 @@
 
 import base64
 import json
-from types import SimpleNamespace
 
 from kdebug_tui.backend.registry import _auth_from_secret, registry_host
 from kdebug_tui.headless import EscapeDetector
@@ -41,13 +40,13 @@ class TestRegistryCredentials:
     def test_credentials_are_read_from_a_dockerconfigjson_secret(self) -> None:
         auth = base64.b64encode(b"alice:s3cret").decode()
         config = {"auths": {"https://localhost:5000": {"auth": auth}}}
-        secret = SimpleNamespace(
-            data={
+        secret = {
+            "data": {
                 ".dockerconfigjson": base64.b64encode(
                     json.dumps(config).encode()
                 ).decode()
             }
-        )
+        }
         found = _auth_from_secret(secret, "localhost:5000")
         assert found is not None
         assert (found.username, found.password) == ("alice", "s3cret")
