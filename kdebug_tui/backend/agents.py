@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
 from kdebug_agent.protocol import hash_token
 from kdebug_tui import __version__
@@ -32,7 +31,6 @@ from kdebug_tui.backend.kube import Kube, api_error
 from kdebug_tui.backend.resources import JSON
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.backend.tokens import TokenStore, new_token
-from kdebug_tui.backend.unreachable import unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -353,61 +351,18 @@ class AgentPods:
             )
         return converted
 
-    def poll_started(
-        self,
-        pod: AgentPod,
-        *,
-        reported: set[str],
-        progress: ProgressReporter,
-        timeout: int = 2,
-    ) -> AgentPodState:
-        """Watch the pod for up to `timeout` seconds, until its agent runs.
-
-        Each stage is reported once through `progress` (`reported` remembers
-        which were); callers loop until the agent runs or their own deadline
-        passes.
-
-        Raises:
-            AgentPodError: the pod cannot come up (image pull, scheduling,
-                crash); the message says why.
-        """
-        events = self._kube.watch(
-            f"/api/v1/namespaces/{pod.namespace}/pods",
-            query={"fieldSelector": f"metadata.name={pod.name}"},
-            timeout=timeout,
-        )
-        try:
-            for event in events:
-                if event.get("type") == "ERROR":
-                    # An expired resource version, say: the caller watches again.
-                    return AgentPodState.PENDING
-                if event.get("type") == "DELETED":
-                    raise AgentPodError(
-                        f"Agent pod {pod.name} was deleted while it started."
-                    )
-                state = self._check_progress(
-                    event.get("object") or {}, reported, progress
-                )
-                if state is not AgentPodState.PENDING:
-                    return state
-        except ApiException as error:
-            raise api_error(error, doing="watching the agent pod") from error
-        except HTTPError as error:
-            # The watch's stream broke while it was read.
-            raise unreachable(
-                self._kube.server, error, context=self._kube.context
-            ) from error
-        finally:
-            events.close()
-        return AgentPodState.PENDING
-
     def check(
         self, pod: AgentPod, *, reported: set[str], progress: ProgressReporter
     ) -> AgentPodState:
-        """Read the pod once and tell how far it has come, as `poll_started`.
+        """Read the pod once and tell how far it has come.
+
+        Each stage is reported once through `progress` (`reported` remembers
+        which were); callers look again until the agent answers or their own
+        deadline passes.
 
         Raises:
-            AgentPodError: the pod cannot come up, or it is gone.
+            AgentPodError: the pod cannot come up (image pull, scheduling,
+                crash) or it is gone; the message says why.
         """
         try:
             current = self._kube.request("GET", _pod_path(pod.namespace, pod.name))

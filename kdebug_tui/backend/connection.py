@@ -11,6 +11,8 @@ import http.client
 import json
 import logging
 import socket
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -150,7 +152,39 @@ class AgentConnection:
             ) from error
 
 
+FORWARD_THREAD_PREFIX = "Kubernetes port forward proxy"
+"""How the Kubernetes client names the thread that pumps a port-forward."""
+
+
+class QuietForwardThreads:
+    """A thread exception hook that logs, not prints, a port-forward's broken pipe.
+
+    The Kubernetes client's `PortForward._proxy` (kubernetes 37) lets the
+    `OSError` of a send on a stream the kubelet has closed escape its thread,
+    and Python prints the traceback on stderr, over the user's terminal. That
+    happens when a starting agent is asked before it listens. The stream is
+    closed either way and the caller sees its socket close; the hook can go
+    once the client ends the thread quietly. Other threads' exceptions go to
+    the hook that was there before.
+    """
+
+    def __init__(self, previous: Callable[[threading.ExceptHookArgs], Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, args: threading.ExceptHookArgs) -> None:
+        """Log the port-forward thread's `OSError`; hand anything else on."""
+        name = args.thread.name if args.thread is not None else ""
+        if name.startswith(FORWARD_THREAD_PREFIX) and isinstance(
+            args.exc_value, OSError
+        ):
+            logger.debug("A port-forward's thread ended: %s", args.exc_value)
+            return
+        self.previous(args)
+
+
 def _open_forward(kube: Kube, pod: AgentPod) -> Any:
+    if not isinstance(threading.excepthook, QuietForwardThreads):
+        threading.excepthook = QuietForwardThreads(threading.excepthook)
     try:
         return kube.open_port_forward(pod.namespace, pod.name, AGENT_PORT)
     except ApiException as error:

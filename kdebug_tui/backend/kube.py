@@ -5,11 +5,10 @@ The kubeconfig is found the way kubectl finds it: an explicit path, then
 in-cluster service account. The official client is synchronous; callers on an
 event loop run these calls with `asyncio.to_thread`.
 
-A debug session reads and writes plain JSON (`request`, `watch`,
-`open_port_forward`) rather than the client's generated API classes and
-models: making `CoreV1Api` imports some 250 pydantic models, which cost the
-command line half a second before its first request. The browser, which stays
-running, uses `core`.
+A debug session reads and writes plain JSON (`request`, `open_port_forward`)
+rather than the client's generated API classes and models: making `CoreV1Api`
+imports some 250 pydantic models, which cost the command line half a second
+before its first request. The browser, which stays running, uses `core`.
 """
 
 import concurrent.futures
@@ -18,7 +17,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -177,34 +176,6 @@ class Kube:
                 http_resp=response, body=data.decode(errors="replace"), data=None
             )
         return data
-
-    def watch(
-        self, path: str, *, query: Mapping[str, object], timeout: int
-    ) -> Generator[dict[str, Any], None, None]:
-        """Watch a list for up to `timeout` seconds; yield its events as JSON.
-
-        Raises:
-            ApiException: the API server refused the watch.
-            ClusterUnreachable: no answer came.
-        """
-        watch_query = {**query, "watch": "true", "timeoutSeconds": timeout}
-        response = self._send("GET", path, query=watch_query, timeout=timeout + 5)
-        if not 200 <= response.status <= 299:
-            response.read()
-            raise ApiException.from_response(
-                http_resp=response,
-                body=bytes(response.data or b"").decode(errors="replace"),
-                data=None,
-            )
-        raw = response.response
-        try:
-            pending = b""
-            for chunk in raw.stream(65536):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                yield from (json.loads(line) for line in lines if line.strip())
-        finally:
-            raw.release_conn()
 
     def open_port_forward(self, namespace: str, pod: str, port: int) -> Any:
         """Open a port-forward stream to a pod's port; return the client's object.

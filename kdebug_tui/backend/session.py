@@ -53,9 +53,15 @@ ProgressReporter = Callable[[str, str], None]
 PROBE_TIMEOUT = 2.0
 """Seconds an agent that just started has to answer one health check."""
 FIRST_PROBE_RETRY = 0.05
-"""Seconds before asking a starting agent again; doubled after each try."""
-LAST_PROBE_RETRY = 0.5
-"""The longest pause between two health checks of a starting agent."""
+"""Seconds before looking at a new agent pod again; doubled up to the next."""
+QUICK_PROBE_RETRY = 0.2
+"""The longest pause between two looks while the agent should be starting."""
+QUICK_PROBES_SECONDS = 5.0
+"""How long after its creation an agent pod is looked at quickly."""
+SLOW_PROBE_RETRY = 1.0
+"""The pause between two looks after that: an image pull, a busy node."""
+READY_STAGES = (("agent-started", "Agent started."), ("agent-ready", "Agent ready."))
+"""Reported when the agent answers, if the pod's status has not said so yet."""
 
 
 class SessionState(enum.Enum):
@@ -307,34 +313,30 @@ class SessionManager:
 
     async def _wait_ready(self, agent: AgentPod, progress: ProgressReporter) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.ready_timeout
+        started = loop.time()
+        deadline = started + self.settings.ready_timeout
         reported: set[str] = set()
         from_thread = _threadsafe(progress)
-        state = AgentPodState.PENDING
-        while state is AgentPodState.PENDING and loop.time() < deadline:
-            state = await asyncio.to_thread(
-                self.agent_pods.poll_started,
-                agent,
-                reported=reported,
-                progress=from_thread,
-            )
-
-        # The kubelet probes the agent once a period and reports Ready only
-        # after that: asking the agent itself answers up to a period sooner.
         retry = FIRST_PROBE_RETRY
-        while state is not AgentPodState.PENDING and loop.time() < deadline:
-            if state is AgentPodState.READY or await self._agent_answers(agent):
-                if "agent-ready" not in reported:
-                    reported.add("agent-ready")
-                    progress("agent-ready", "Agent ready.")
-                return
-            await asyncio.sleep(retry)
-            retry = min(retry * 2, LAST_PROBE_RETRY)
-            # A crash or an eviction meanwhile must be told as such, not as a
-            # timeout: the pod's status says which.
+        while loop.time() < deadline:
+            # The pod's status tells failures and stages; a crash must be told
+            # as such, not as a timeout.
             state = await asyncio.to_thread(
                 self.agent_pods.check, agent, reported=reported, progress=from_thread
             )
+            # The kubelet notices a started container up to a second late and
+            # probes it once a second: the agent itself answers sooner.
+            if state is AgentPodState.READY or (
+                "agent-scheduled" in reported and await self._agent_answers(agent)
+            ):
+                for stage, message in READY_STAGES:
+                    if stage not in reported:
+                        reported.add(stage)
+                        progress(stage, message)
+                return
+            await asyncio.sleep(retry)
+            slow = loop.time() - started > QUICK_PROBES_SECONDS
+            retry = SLOW_PROBE_RETRY if slow else min(retry * 2, QUICK_PROBE_RETRY)
 
         state_text = await asyncio.to_thread(self.agent_pods.describe, agent)
         raise AgentPodError(

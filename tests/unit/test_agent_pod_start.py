@@ -1,19 +1,22 @@
 """A new agent pod coming up: its stages, its failures, and not waiting for Ready.
 
-The client asks the agent itself once its container runs, instead of waiting
-for the kubelet's next readiness probe. When the kubelet reports Ready depends
-on its probe's timing, which a real cluster cannot be made to hold still; so
-these tests give the session stand-ins for the pod's status and the agent's
-answer. The end-to-end tests launch against the real thing.
+The client asks the agent itself once the pod is scheduled, instead of waiting
+for the kubelet to notice the container and probe it. When the kubelet reports
+what depends on its own timing, which a real cluster cannot be made to hold
+still; so these tests give the session stand-ins for the pod's status and the
+agent's answer. The end-to-end tests launch against the real thing.
 """
 
 import asyncio
+import ssl
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from kdebug_tui.backend.agents import AgentPod, AgentPods, AgentPodState
+from kdebug_tui.backend.connection import QuietForwardThreads
 from kdebug_tui.backend.errors import AgentPodError, PermissionDenied
 from kdebug_tui.backend.session import SessionManager
 from kdebug_tui.backend.settings import Settings
@@ -119,23 +122,24 @@ class TestFailures:
 
 
 class StartingPod:
-    """Stands in for `AgentPods`: a pod whose agent runs and is never Ready.
+    """Stands in for `AgentPods`: a scheduled pod whose agent is never Ready.
 
     `check` returns the states given, one a call, then the last one forever.
     """
 
-    def __init__(self, *checks: AgentPodState | Exception) -> None:
+    def __init__(
+        self, *checks: AgentPodState | Exception, scheduled: bool = True
+    ) -> None:
         self._checks: Iterator[AgentPodState | Exception] = iter(checks)
-        self._last: AgentPodState | Exception = AgentPodState.STARTED
+        self._last: AgentPodState | Exception = AgentPodState.PENDING
+        self._scheduled = scheduled
         self.checked = 0
 
-    def poll_started(self, pod: AgentPod, **_: object) -> AgentPodState:
-        """The container runs; the kubelet has not probed it yet."""
-        return AgentPodState.STARTED
-
-    def check(self, pod: AgentPod, **_: object) -> AgentPodState:
+    def check(self, pod: AgentPod, *, reported: set[str], **_: object) -> AgentPodState:
         """The next state given."""
         self.checked += 1
+        if self._scheduled:
+            reported.add("agent-scheduled")
         self._last = next(self._checks, self._last)
         if isinstance(self._last, Exception):
             raise self._last
@@ -143,7 +147,7 @@ class StartingPod:
 
     def describe(self, pod: AgentPod) -> str:
         """What a timeout message quotes."""
-        return "phase Running"
+        return "phase Pending, ContainerCreating"
 
 
 def _manager(
@@ -156,8 +160,10 @@ def _manager(
     )
     manager.agent_pods = pod  # type: ignore[assignment]
     replies = iter(answers)
+    manager.probed = 0  # type: ignore[attr-defined]
 
     async def answers_next(agent: AgentPod) -> bool:
+        manager.probed += 1  # type: ignore[attr-defined]
         return next(replies, answers[-1])
 
     manager._agent_answers = answers_next  # type: ignore[method-assign]
@@ -174,17 +180,18 @@ class TestReadiness:
     """The launch goes on as soon as the agent answers, Ready or not."""
 
     async def test_an_agent_that_answers_before_ready_is_used_at_once(self) -> None:
+        """The status still says ContainerCreating: the kubelet is late."""
         pod = StartingPod()
         manager, stages = _manager(pod, [False, False, True])
         await _wait(manager, stages)
-        assert stages == ["agent-ready"]
-        assert pod.checked == 2
+        assert stages == ["agent-started", "agent-ready"]
+        assert pod.checked == 3
 
     async def test_a_pod_the_kubelet_calls_ready_needs_no_question(self) -> None:
         pod = StartingPod(AgentPodState.READY)
-        manager, stages = _manager(pod, [False])
+        manager, stages = _manager(pod, [True])
         await _wait(manager, stages)
-        assert pod.checked == 1
+        assert manager.probed == 0  # type: ignore[attr-defined]
 
     async def test_an_agent_that_crashes_while_asked_is_told_as_a_crash(
         self,
@@ -201,7 +208,17 @@ class TestReadiness:
         manager, stages = _manager(StartingPod(), [False], ready_timeout=1)
         with pytest.raises(AgentPodError) as raised:
             await _wait(manager, stages)
-        assert "was not ready after 1 s (phase Running)" in str(raised.value)
+        assert "was not ready after 1 s (phase Pending, ContainerCreating)" in str(
+            raised.value
+        )
+
+    async def test_a_pod_not_scheduled_yet_is_not_asked(self) -> None:
+        manager, stages = _manager(
+            StartingPod(scheduled=False), [True], ready_timeout=1
+        )
+        with pytest.raises(AgentPodError, match="was not ready after 1 s"):
+            await _wait(manager, stages)
+        assert manager.probed == 0  # type: ignore[attr-defined]
 
     async def test_a_forbidden_port_forward_is_not_retried(self) -> None:
         manager, stages = _manager(StartingPod(), [False])
@@ -212,3 +229,25 @@ class TestReadiness:
         manager._agent_answers = forbidden  # type: ignore[method-assign]
         with pytest.raises(PermissionDenied):
             await _wait(manager, stages)
+
+
+class TestPortForwardThreads:
+    """A port-forward closed under the client's thread is logged, not printed."""
+
+    def _hook_sees(self, thread_name: str, error: BaseException) -> list[str]:
+        handed_on: list[str] = []
+        hook = QuietForwardThreads(lambda args: handed_on.append(str(args.exc_value)))
+        thread = threading.Thread(target=lambda: None, name=thread_name)
+        hook(threading.ExceptHookArgs((type(error), error, None, thread)))
+        return handed_on
+
+    def test_a_broken_pipe_of_the_forward_thread_stays_off_the_terminal(
+        self,
+    ) -> None:
+        error = ssl.SSLEOFError("EOF occurred in violation of protocol")
+        assert self._hook_sees("Kubernetes port forward proxy: 10027", error) == []
+
+    def test_other_threads_errors_are_handed_on(self) -> None:
+        assert self._hook_sees("worker", OSError("disk full")) == ["disk full"]
+        forward = "Kubernetes port forward proxy: 10027"
+        assert self._hook_sees(forward, ValueError("bug")) == ["bug"]
