@@ -58,6 +58,14 @@ seconds while filtering). Frozen, they are still freed by their reference
 counts when a later list replaces them; only garbage in reference cycles that
 exists at the moment of freezing stays, and the records have no cycles.
 """
+COLLECTOR_THRESHOLDS = (7000, 20, 20)
+"""`gc` thresholds once a big listing is frozen (Python's are 700, 10, 10).
+
+The frozen objects no longer count towards the long-lived ones, so with the
+default thresholds a full collection came every few keys typed into the
+filter, each 20 to 40 ms; these let the young generations absorb what drawing
+makes, and no full collection ran in a hundred keys.
+"""
 
 
 class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False):
@@ -188,6 +196,8 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
             # After the redraw, so that the table's rows are frozen as well.
             self._freeze_pending = False
             gc.freeze()
+            current = gc.get_threshold()
+            gc.set_threshold(*map(max, current, COLLECTOR_THRESHOLDS))
 
     def redraw(self) -> None:
         """Fill the tables from the stores and update the crumbs."""

@@ -11,7 +11,7 @@ from kdebug_tui.app import CONNECTION_BACK, CONNECTION_LOST, create_app
 from kdebug_tui.backend.browse import Interrupted, Listed
 from kdebug_tui.backend.resources import PodInfo
 from kdebug_tui.backend.settings import load_settings
-from kdebug_tui.screens.browser_screen import FREEZE_AFTER
+from kdebug_tui.screens.browser_screen import COLLECTOR_THRESHOLDS, FREEZE_AFTER
 from kdebug_tui.screens.contexts import ContextsScreen
 from kdebug_tui.screens.help import HelpScreen
 from kdebug_tui.screens.namespaces import NamespacesScreen
@@ -608,10 +608,11 @@ class TestCollector:
     async def test_thousands_of_pods_listed_are_frozen(
         self, fixed_app: AppFactory
     ) -> None:
-        """After the table shows them, gc.freeze() has taken them out of its scans."""
+        """After the table shows them, they are frozen and the thresholds raised."""
         watch: ScriptedWatch[PodInfo] = ScriptedWatch()
         app = fixed_app(browser=FixedBrowser(pods_watch=watch))
         frozen_before = gc.get_freeze_count()
+        thresholds = gc.get_threshold()
         try:
             async with app.run_test(size=SIZE) as pilot:
                 watch.script.put(Listed(_many_pods(FREEZE_AFTER)))
@@ -621,5 +622,7 @@ class TestCollector:
                     what="a freeze",
                 )
                 assert len(table_keys(app)) == FREEZE_AFTER
+                assert gc.get_threshold() >= COLLECTOR_THRESHOLDS
         finally:
             gc.unfreeze()
+            gc.set_threshold(*thresholds)
