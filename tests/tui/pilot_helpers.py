@@ -74,7 +74,10 @@ async def wait_for_pods(pilot: Pilot[object]) -> None:
     await wait_until(
         pilot,
         lambda: (
-            isinstance(pilot.app.screen, PodsScreen) and bool(table_keys(pilot.app))
+            isinstance(pilot.app.screen, PodsScreen)
+            # The screen may be current a moment before its table is composed.
+            and bool(pilot.app.screen.query(ResourceTable))
+            and bool(table_keys(pilot.app))
         ),
         what="the pods the app opens on",
     )
