@@ -8,18 +8,17 @@ exit code when the debug command ran.
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdebug_agent.protocol import KdebugError
 from kdebug_tui import __version__
 from kdebug_tui.backend.errors import ClientError
-from kdebug_tui.backend.kube import Kube
-from kdebug_tui.backend.session import LaunchOptions, SessionManager
 from kdebug_tui.backend.settings import (
     PULL_POLICIES,
     SHAREABLE_NAMESPACES,
@@ -27,7 +26,9 @@ from kdebug_tui.backend.settings import (
     load_settings,
     parse_namespaces,
 )
-from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
+
+if TYPE_CHECKING:
+    from kdebug_tui.backend.session import SessionManager
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,25 @@ def _add_session_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; never shows a traceback for an expected error."""
+    # Start-up makes a few hundred thousand objects that live as long as the
+    # process (the Kubernetes client's modules); collecting while they are
+    # made only slows the way to the shell. `debug` turns the collector back
+    # on once the session runs, the other commands right away.
+    gc.disable()
+    try:
+        _run(argv)
+    finally:
+        _collect_from_now_on()
+
+
+def _collect_from_now_on() -> None:
+    """Leave what exists now out of later collections, and collect again."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+def _run(argv: Sequence[str] | None) -> None:
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     verbose = getattr(args, "verbose", 0)
     logging.basicConfig(
@@ -228,10 +248,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "debug":
             code = asyncio.run(debug(args, settings))
         elif args.command == "gc":
+            _collect_from_now_on()
             code = asyncio.run(collect_garbage(settings))
         else:
             from kdebug_tui.app import run_app
 
+            _collect_from_now_on()
             code = run_app(settings)
     except KdebugError as error:
         _report(error)
@@ -279,6 +301,10 @@ def _report(error: KdebugError) -> None:
 
 async def debug(args: argparse.Namespace, settings: Settings) -> int:
     """Run one debug session in this terminal and return its exit code."""
+    from kdebug_tui.backend.kube import Kube
+    from kdebug_tui.backend.session import LaunchOptions, SessionManager
+    from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
+
     kube = await asyncio.to_thread(
         Kube.connect, kubeconfig=settings.kubeconfig, context=settings.context
     )
@@ -292,7 +318,9 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
     )
     manager = SessionManager(kube, settings)
     _end_on_hangup()
-    await _collect_garbage_quietly(manager)
+    # Leftovers are finished or expired pods, which the session never uses:
+    # removing them meanwhile keeps their API calls off the way to the shell.
+    garbage = asyncio.create_task(_collect_garbage_quietly(manager))
 
     def progress(stage: str, message: str) -> None:
         if interactive or logger.isEnabledFor(logging.INFO):
@@ -306,6 +334,7 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
             options=options,
             progress=progress,
         )
+        _collect_from_now_on()
         try:
             if interactive:
                 return await relay_interactive(session)
@@ -314,6 +343,7 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
             await session.close()
     finally:
         await manager.close_all()
+        await garbage
 
 
 def _end_on_hangup() -> None:
@@ -329,7 +359,7 @@ def _end_on_hangup() -> None:
         loop.add_signal_handler(signum, task.cancel)
 
 
-async def _collect_garbage_quietly(manager: SessionManager) -> None:
+async def _collect_garbage_quietly(manager: "SessionManager") -> None:
     """Remove leftovers of crashed clients; a failure here must not stop a session."""
     try:
         removed = await manager.collect_garbage()
@@ -342,6 +372,9 @@ async def _collect_garbage_quietly(manager: SessionManager) -> None:
 
 async def collect_garbage(settings: Settings) -> int:
     """Delete finished or expired agent pods and say which."""
+    from kdebug_tui.backend.kube import Kube
+    from kdebug_tui.backend.session import SessionManager
+
     kube = await asyncio.to_thread(
         Kube.connect, kubeconfig=settings.kubeconfig, context=settings.context
     )

@@ -10,6 +10,7 @@ as the last resort should every client die.
 import base64
 import dataclasses
 import datetime
+import enum
 import hashlib
 import logging
 import re
@@ -17,9 +18,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
 from kdebug_agent.protocol import hash_token
 from kdebug_tui import __version__
@@ -29,9 +28,9 @@ from kdebug_tui.backend.errors import (
     PermissionDenied,
 )
 from kdebug_tui.backend.kube import Kube, api_error
+from kdebug_tui.backend.resources import JSON
 from kdebug_tui.backend.settings import Settings
 from kdebug_tui.backend.tokens import TokenStore, new_token
-from kdebug_tui.backend.unreachable import unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +58,17 @@ POD_SECURITY_HINT = (
 
 ProgressReporter = Callable[[str, str], None]
 """Called with a stage name and a sentence as an agent pod comes up."""
+
+
+class AgentPodState(enum.Enum):
+    """How far a new agent pod has come, as its status tells."""
+
+    PENDING = "pending"
+    """Not scheduled yet, or its container is not running yet."""
+    STARTED = "started"
+    """The agent's container runs: the agent itself may be asked if it answers."""
+    READY = "ready"
+    """The kubelet's readiness probe passed."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,8 +99,8 @@ def node_label_value(node: str) -> str:
 
 def agent_pod_manifest(
     *, node: str, name: str, token_sha256: str, settings: Settings, user: str
-) -> client.V1Pod:
-    """Build the agent pod for a node."""
+) -> dict[str, Any]:
+    """Build the agent pod for a node, as the JSON the API server takes."""
     expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
         seconds=settings.agent_lifetime
     )
@@ -103,55 +113,57 @@ def agent_pod_manifest(
     }
     if settings.runtime_socket:
         env["KDEBUG_AGENT_CONTAINERD_SOCKET"] = settings.runtime_socket
-    container = client.V1Container(
-        name="agent",
-        image=settings.agent_image,
-        image_pull_policy=settings.agent_pull_policy,
-        command=["kdebug-agent"],
-        env=[client.V1EnvVar(name=k, value=v) for k, v in env.items()],
-        ports=[client.V1ContainerPort(container_port=AGENT_PORT, name="agent")],
-        security_context=client.V1SecurityContext(privileged=True),
-        readiness_probe=client.V1Probe(
-            http_get=client.V1HTTPGetAction(path="/healthz", port=AGENT_PORT),
-            period_seconds=1,
-            failure_threshold=3,
-        ),
-        resources=client.V1ResourceRequirements(
-            requests={"cpu": "10m", "memory": "64Mi"}, limits={"memory": "1Gi"}
-        ),
-        volume_mounts=[client.V1VolumeMount(name="host", mount_path="/host")],
-    )
-    return client.V1Pod(
-        metadata=client.V1ObjectMeta(
-            name=name,
-            labels={
+    container = {
+        "name": "agent",
+        "image": settings.agent_image,
+        "imagePullPolicy": settings.agent_pull_policy,
+        "command": ["kdebug-agent"],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "ports": [{"containerPort": AGENT_PORT, "name": "agent"}],
+        "securityContext": {"privileged": True},
+        # Clients ask the agent itself as soon as it runs; the probe keeps the
+        # Ready condition honest for `kubectl` and for other clients' reuse.
+        "readinessProbe": {
+            "httpGet": {"path": "/healthz", "port": AGENT_PORT},
+            "periodSeconds": 1,
+            "failureThreshold": 3,
+        },
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "64Mi"},
+            "limits": {"memory": "1Gi"},
+        },
+        "volumeMounts": [{"name": "host", "mountPath": "/host"}],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": {
                 NAME_LABEL: "kdebug-agent",
                 MANAGED_BY_LABEL: "kdebug-tui",
                 NODE_LABEL: node_label_value(node),
             },
-            annotations={
+            "annotations": {
                 EXPIRES_ANNOTATION: expires.isoformat(timespec="seconds"),
                 CREATED_BY_ANNOTATION: user[:250],
                 "kdebug-tui.io/client-version": __version__,
             },
-        ),
-        spec=client.V1PodSpec(
-            node_name=node,
-            restart_policy="Never",
-            active_deadline_seconds=settings.agent_lifetime,
-            automount_service_account_token=False,
-            enable_service_links=False,
-            termination_grace_period_seconds=10,
-            tolerations=[client.V1Toleration(operator="Exists")],
-            containers=[container],
-            volumes=[
-                client.V1Volume(
-                    name="host",
-                    host_path=client.V1HostPathVolumeSource(path="/", type="Directory"),
-                )
+        },
+        "spec": {
+            "nodeName": node,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": settings.agent_lifetime,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 10,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [container],
+            "volumes": [
+                {"name": "host", "hostPath": {"path": "/", "type": "Directory"}}
             ],
-        ),
-    )
+        },
+    }
 
 
 class AgentPods:
@@ -169,38 +181,46 @@ class AgentPods:
         A pod of the DaemonSet is preferred; otherwise a pod of ours whose
         token this user holds, running the configured agent image.
         """
+        now = datetime.datetime.now(datetime.UTC)
+        # An expired pod is what `collect_garbage`, which may run meanwhile,
+        # deletes: it is no pod to start a session on.
         pods = [
             pod
             for pod in self._list(
                 field_selector=f"spec.nodeName={node}",
                 label_selector=f"{NAME_LABEL}=kdebug-agent",
             )
-            if _is_ready(pod) and pod.metadata.deletion_timestamp is None
+            if _is_ready(pod)
+            and not _meta(pod).get("deletionTimestamp")
+            and not _is_expired(pod, now)
         ]
         for pod in pods:
-            secret = (pod.metadata.labels or {}).get(TOKEN_SECRET_LABEL)
+            secret = (_meta(pod).get("labels") or {}).get(TOKEN_SECRET_LABEL)
             if secret:
                 return self._preinstalled(pod, node, secret)
         for pod in pods:
-            labels = pod.metadata.labels or {}
+            meta = _meta(pod)
+            labels = meta.get("labels") or {}
             if labels.get(MANAGED_BY_LABEL) != "kdebug-tui":
                 continue
-            if pod.spec.containers[0].image != self._settings.agent_image:
+            containers = (pod.get("spec") or {}).get("containers") or [{}]
+            if containers[0].get("image") != self._settings.agent_image:
                 continue
-            token = self._tokens.get(pod.metadata.uid)
+            token = self._tokens.get(str(meta.get("uid", "")))
             if token:
                 return AgentPod(
                     namespace=self.namespace,
-                    name=pod.metadata.name,
-                    uid=pod.metadata.uid,
+                    name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")),
                     node=node,
                     token=token,
                 )
         return None
 
-    def _preinstalled(self, pod: Any, node: str, secret: str) -> AgentPod:
+    def _preinstalled(self, pod: JSON, node: str, secret: str) -> AgentPod:
+        path = f"/api/v1/namespaces/{self.namespace}/secrets/{secret}"
         try:
-            data = self._kube.core.read_namespaced_secret(secret, self.namespace).data
+            data = self._kube.request("GET", path).get("data")
         except ApiException as error:
             raise api_error(
                 error, doing=f"reading the agents' token secret {secret}"
@@ -214,8 +234,8 @@ class AgentPods:
             )
         return AgentPod(
             namespace=self.namespace,
-            name=pod.metadata.name,
-            uid=pod.metadata.uid,
+            name=str(_meta(pod).get("name", "")),
+            uid=str(_meta(pod).get("uid", "")),
             node=node,
             token=base64.b64decode(encoded).decode().strip(),
             preinstalled=True,
@@ -237,13 +257,15 @@ class AgentPods:
             user=self._kube.username(),
         )
         try:
-            created = self._kube.core.create_namespaced_pod(self.namespace, manifest)
+            created = self._kube.request(
+                "POST", f"/api/v1/namespaces/{self.namespace}/pods", body=manifest
+            )
         except ApiException as error:
             raise self._creation_error(error) from error
         pod = AgentPod(
             namespace=self.namespace,
-            name=created.metadata.name,
-            uid=created.metadata.uid,
+            name=str(_meta(created).get("name", "")),
+            uid=str(_meta(created).get("uid", "")),
             node=node,
             token=token,
             created_here=True,
@@ -258,8 +280,10 @@ class AgentPods:
         an agent pod left behind exits after its idle time all the same.
         """
         try:
-            self._kube.core.delete_namespaced_pod(
-                pod.name, pod.namespace, grace_period_seconds=10
+            self._kube.request(
+                "DELETE",
+                _pod_path(pod.namespace, pod.name),
+                query={"gracePeriodSeconds": 10},
             )
             logger.info("Deleted agent pod %s/%s.", pod.namespace, pod.name)
         except (ApiException, ClusterUnreachable) as error:
@@ -279,26 +303,30 @@ class AgentPods:
         removed: list[str] = []
         for pod in self._list():
             if _is_finished(pod) or _is_expired(pod, now):
-                name = pod.metadata.name
-                agent = AgentPod(self.namespace, name, pod.metadata.uid, "", token="")
+                name = str(_meta(pod).get("name", ""))
+                uid = str(_meta(pod).get("uid", ""))
+                agent = AgentPod(self.namespace, name, uid, "", token="")
                 self.delete(agent)
                 removed.append(name)
         return removed
 
     def _list(
         self, *, field_selector: str = "", label_selector: str = AGENT_SELECTOR
-    ) -> list[Any]:
+    ) -> list[JSON]:
         try:
-            pods = self._kube.core.list_namespaced_pod(
-                self.namespace,
-                label_selector=label_selector,
-                field_selector=field_selector or None,
+            pods = self._kube.request(
+                "GET",
+                f"/api/v1/namespaces/{self.namespace}/pods",
+                query={
+                    "labelSelector": label_selector,
+                    "fieldSelector": field_selector or None,
+                },
             )
         except ApiException as error:
             raise api_error(
                 error, doing=f"listing agent pods in {self.namespace}"
             ) from error
-        return list(pods.items)
+        return list(pods.get("items") or [])
 
     def _creation_error(self, error: ApiException) -> Exception:
         body = str(getattr(error, "body", "") or "")
@@ -323,54 +351,34 @@ class AgentPods:
             )
         return converted
 
-    def poll_ready(
-        self,
-        pod: AgentPod,
-        *,
-        reported: set[str],
-        progress: ProgressReporter,
-        timeout: int = 2,
-    ) -> bool:
-        """Watch the pod for up to `timeout` seconds; tell whether it is ready.
+    def check(
+        self, pod: AgentPod, *, reported: set[str], progress: ProgressReporter
+    ) -> AgentPodState:
+        """Read the pod once and tell how far it has come.
 
         Each stage is reported once through `progress` (`reported` remembers
-        which were); callers loop until ready or their own deadline passes.
+        which were); callers look again until the agent answers or their own
+        deadline passes.
 
         Raises:
-            AgentPodError: the pod cannot become ready (image pull, scheduling,
-                crash); the message says why.
+            AgentPodError: the pod cannot come up (image pull, scheduling,
+                crash) or it is gone; the message says why.
         """
-        stream = watch.Watch()
         try:
-            for event in stream.stream(
-                self._kube.core.list_namespaced_pod,
-                pod.namespace,
-                field_selector=f"metadata.name={pod.name}",
-                timeout_seconds=timeout,
-                _request_timeout=timeout + 5,
-            ):
-                if event["type"] == "DELETED":
-                    raise AgentPodError(
-                        f"Agent pod {pod.name} was deleted while it started."
-                    )
-                if self._check_progress(event["object"], reported, progress):
-                    return True
+            current = self._kube.request("GET", _pod_path(pod.namespace, pod.name))
         except ApiException as error:
-            raise api_error(error, doing="watching the agent pod") from error
-        except HTTPError as error:
-            # The watch's stream broke while it was read.
-            raise unreachable(
-                self._kube.server, error, context=self._kube.context
-            ) from error
-        finally:
-            stream.stop()
-        return False
+            if error.status == 404:
+                raise AgentPodError(
+                    f"Agent pod {pod.name} was deleted while it started."
+                ) from error
+            raise api_error(error, doing="reading the agent pod") from error
+        return self._check_progress(current, reported, progress)
 
     def describe(self, pod: AgentPod) -> str:
         """Return a short account of the pod's state, for timeout messages."""
         try:
             return _summary(
-                self._kube.core.read_namespaced_pod(pod.name, pod.namespace)
+                self._kube.request("GET", _pod_path(pod.namespace, pod.name))
             )
         except ApiException as error:
             return f"unreadable: {error.reason}"
@@ -378,89 +386,109 @@ class AgentPods:
             return "unreadable: the API server did not answer"
 
     def _check_progress(
-        self, pod: Any, reported: set[str], progress: ProgressReporter
-    ) -> bool:
+        self, pod: JSON, reported: set[str], progress: ProgressReporter
+    ) -> AgentPodState:
         def once(stage: str, message: str) -> None:
             if stage not in reported:
                 reported.add(stage)
                 progress(stage, message)
 
-        for condition in pod.status.conditions or []:
-            if condition.type == "PodScheduled" and condition.status == "True":
-                once("agent-scheduled", f"Agent pod scheduled on {pod.spec.node_name}.")
-            if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
+        status = pod.get("status") or {}
+        for condition in status.get("conditions") or []:
+            scheduled = condition.get("type") == "PodScheduled"
+            if scheduled and condition.get("status") == "True":
+                node = (pod.get("spec") or {}).get("nodeName", "")
+                once("agent-scheduled", f"Agent pod scheduled on {node}.")
+            if scheduled and condition.get("reason") == "Unschedulable":
                 raise AgentPodError(
-                    f"The agent pod cannot be scheduled: {condition.message}.",
+                    "The agent pod cannot be scheduled: "
+                    f"{condition.get('message', '')}.",
                     hint="Free resources on the node or uncordon it, or debug "
                     "a pod on another node.",
                 )
-        status = (pod.status.container_statuses or [None])[0]
-        if status is not None and status.state is not None:
-            waiting, terminated = status.state.waiting, status.state.terminated
-            if waiting is not None and waiting.reason in IMAGE_PULL_FAILURES:
-                raise AgentPodError(
-                    "The node cannot pull the agent image "
-                    f"{self._settings.agent_image}: "
-                    f"{waiting.message or waiting.reason}.",
-                    hint="Set agent_image to an image the node can pull, "
-                    "or import it into the node's runtime.",
-                )
-            if status.image_id:
-                once("agent-image", "Agent image present on the node.")
-            if status.state.running is not None:
-                once("agent-started", "Agent started.")
-            if terminated is not None:
-                raise AgentPodError(
-                    f"The agent exited with code {terminated.exit_code} "
-                    f"({terminated.reason}): {self._log_tail(pod)}",
-                    hint="Read the agent's log in the message above. Usually the "
-                    "node's container runtime socket was not found: set "
-                    "runtime_socket to its path on the node.",
-                )
-        if _is_ready(pod):
-            once("agent-ready", "Agent ready.")
-            return True
-        if pod.status.phase in ("Failed", "Succeeded"):
+        container = (status.get("containerStatuses") or [{}])[0]
+        state = container.get("state") or {}
+        waiting, terminated = state.get("waiting"), state.get("terminated")
+        if waiting and waiting.get("reason") in IMAGE_PULL_FAILURES:
             raise AgentPodError(
-                f"The agent pod ended ({pod.status.phase}: {pod.status.reason or ''} "
-                f"{pod.status.message or ''}).".replace(" )", ")")
+                "The node cannot pull the agent image "
+                f"{self._settings.agent_image}: "
+                f"{waiting.get('message') or waiting['reason']}.",
+                hint="Set agent_image to an image the node can pull, "
+                "or import it into the node's runtime.",
             )
-        return False
+        if container.get("imageID"):
+            once("agent-image", "Agent image present on the node.")
+        if terminated:
+            raise AgentPodError(
+                f"The agent exited with code {terminated.get('exitCode')} "
+                f"({terminated.get('reason')}): {self._log_tail(pod)}",
+                hint="Read the agent's log in the message above. Usually the "
+                "node's container runtime socket was not found: set "
+                "runtime_socket to its path on the node.",
+            )
+        phase = status.get("phase")
+        if phase in ("Failed", "Succeeded"):
+            raise AgentPodError(
+                f"The agent pod ended ({phase}: {status.get('reason') or ''} "
+                f"{status.get('message') or ''}).".replace(" )", ")")
+            )
+        if _is_ready(pod):
+            once("agent-started", "Agent started.")
+            once("agent-ready", "Agent ready.")
+            return AgentPodState.READY
+        if "running" in state:
+            once("agent-started", "Agent started.")
+            return AgentPodState.STARTED
+        return AgentPodState.PENDING
 
-    def _log_tail(self, pod: Any) -> str:
+    def _log_tail(self, pod: JSON) -> str:
+        meta = _meta(pod)
+        path = _pod_path(str(meta.get("namespace", "")), str(meta.get("name", "")))
         try:
-            text = self._kube.core.read_namespaced_pod_log(
-                pod.metadata.name, pod.metadata.namespace, tail_lines=8
-            )
+            text = self._kube.request_bytes(
+                "GET", f"{path}/log", query={"tailLines": 8}
+            ).decode(errors="replace")
         except (ApiException, ClusterUnreachable):
             return "its log could not be read"
-        return " | ".join(line for line in str(text).splitlines() if line.strip())
+        return " | ".join(line for line in text.splitlines() if line.strip())
 
 
-def _is_ready(pod: Any) -> bool:
-    if pod.status is None or pod.status.phase != "Running":
+def _pod_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+def _meta(pod: JSON) -> JSON:
+    return pod.get("metadata") or {}
+
+
+def _is_ready(pod: JSON) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
         return False
     return any(
-        c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
     )
 
 
-def _is_finished(pod: Any) -> bool:
-    return pod.status is not None and pod.status.phase in ("Succeeded", "Failed")
+def _is_finished(pod: JSON) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def _is_expired(pod: Any, now: datetime.datetime) -> bool:
-    stamp = (pod.metadata.annotations or {}).get(EXPIRES_ANNOTATION, "")
+def _is_expired(pod: JSON, now: datetime.datetime) -> bool:
+    stamp = (_meta(pod).get("annotations") or {}).get(EXPIRES_ANNOTATION, "")
     try:
         return datetime.datetime.fromisoformat(stamp) < now
     except ValueError:
         return False
 
 
-def _summary(pod: Any) -> str:
-    if pod is None:
+def _summary(pod: JSON | None) -> str:
+    if not pod:
         return "no status seen"
-    phase = pod.status.phase if pod.status else "unknown"
-    status = ((pod.status.container_statuses or [None])[0]) if pod.status else None
-    waiting = status.state.waiting if status and status.state else None
-    return f"phase {phase}" + (f", {waiting.reason}" if waiting else "")
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "unknown"
+    container = (status.get("containerStatuses") or [{}])[0]
+    waiting = (container.get("state") or {}).get("waiting")
+    return f"phase {phase}" + (f", {waiting.get('reason')}" if waiting else "")

@@ -11,11 +11,11 @@ import http.client
 import json
 import logging
 import socket
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import portforward
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -71,22 +71,44 @@ class AgentConnection:
         Raises:
             AgentConnectionError: the agent did not answer with JSON.
         """
+        status, body = await self.get(path)
+        try:
+            return json.loads(body)
+        except ValueError as error:
+            raise AgentConnectionError(
+                f"Agent pod {self.pod.name} did not answer {path} with JSON "
+                f"(status {status}): {error}."
+            ) from error
 
-        def request() -> Any:
-            connection = http.client.HTTPConnection("agent", timeout=OPEN_TIMEOUT)
+    async def get(
+        self, path: str, *, timeout: float = OPEN_TIMEOUT
+    ) -> tuple[int, bytes]:
+        """GET a path of the agent over this stream, then close it.
+
+        Returns:
+            The HTTP status and the body.
+
+        Raises:
+            AgentConnectionError: no answer came within `timeout` seconds.
+        """
+
+        def request() -> tuple[int, bytes]:
+            connection = http.client.HTTPConnection("agent", timeout=timeout)
+            self.socket.settimeout(timeout)
             connection.sock = self.socket
             try:
                 connection.request("GET", path, headers={"Connection": "close"})
                 response = connection.getresponse()
-                return json.loads(response.read())
+                return response.status, response.read()
             finally:
                 connection.close()
 
         try:
             return await asyncio.to_thread(request)
-        except (OSError, ValueError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException) as error:
             raise AgentConnectionError(
-                f"Agent pod {self.pod.name} did not answer {path}: {error}."
+                f"Agent pod {self.pod.name} did not answer {path}: "
+                f"{error or type(error).__name__}."
             ) from error
         finally:
             self.close()
@@ -130,27 +152,52 @@ class AgentConnection:
             ) from error
 
 
+FORWARD_THREAD_PREFIX = "Kubernetes port forward proxy"
+"""How the Kubernetes client names the thread that pumps a port-forward."""
+
+
+class QuietForwardThreads:
+    """A thread exception hook that logs, not prints, a port-forward's broken pipe.
+
+    The Kubernetes client's `PortForward._proxy` (kubernetes 37) lets the
+    `OSError` of a send on a stream the kubelet has closed escape its thread,
+    and Python prints the traceback on stderr, over the user's terminal. That
+    happens when a starting agent is asked before it listens. The stream is
+    closed either way and the caller sees its socket close; the hook can go
+    once the client ends the thread quietly. Other threads' exceptions go to
+    the hook that was there before.
+    """
+
+    def __init__(self, previous: Callable[[threading.ExceptHookArgs], Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, args: threading.ExceptHookArgs) -> None:
+        """Log the port-forward thread's `OSError`; hand anything else on."""
+        name = args.thread.name if args.thread is not None else ""
+        if name.startswith(FORWARD_THREAD_PREFIX) and isinstance(
+            args.exc_value, OSError
+        ):
+            logger.debug("A port-forward's thread ended: %s", args.exc_value)
+            return
+        self.previous(args)
+
+
 def _open_forward(kube: Kube, pod: AgentPod) -> Any:
-    with kube.stream_lock:
-        api = client.CoreV1Api(kube.stream_client())
-        try:
-            return portforward(
-                api.connect_get_namespaced_pod_portforward,
-                pod.name,
-                pod.namespace,
-                ports=str(AGENT_PORT),
-            )
-        except ApiException as error:
-            reason = str(error.reason or error)
-            if connection_cause(error):
-                raise unreachable(kube.server, error, context=kube.context) from error
-            if "403" in reason:
-                raise PermissionDenied(
-                    f"You may not port-forward to pods in namespace {pod.namespace}.",
-                    hint="Ask an administrator for `create pods/portforward` in "
-                    "that namespace (deploy/rbac.yaml has the role): a debug "
-                    "session reaches its agent through a port-forward.",
-                ) from error
-            raise AgentConnectionError(
-                f"The port-forward to agent pod {pod.name} failed: {reason[:300]}."
+    if not isinstance(threading.excepthook, QuietForwardThreads):
+        threading.excepthook = QuietForwardThreads(threading.excepthook)
+    try:
+        return kube.open_port_forward(pod.namespace, pod.name, AGENT_PORT)
+    except ApiException as error:
+        reason = str(error.reason or error)
+        if connection_cause(error):
+            raise unreachable(kube.server, error, context=kube.context) from error
+        if "403" in reason:
+            raise PermissionDenied(
+                f"You may not port-forward to pods in namespace {pod.namespace}.",
+                hint="Ask an administrator for `create pods/portforward` in "
+                "that namespace (deploy/rbac.yaml has the role): a debug "
+                "session reaches its agent through a port-forward.",
             ) from error
+        raise AgentConnectionError(
+            f"The port-forward to agent pod {pod.name} failed: {reason[:300]}."
+        ) from error

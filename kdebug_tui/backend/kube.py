@@ -4,13 +4,20 @@ The kubeconfig is found the way kubectl finds it: an explicit path, then
 `$KUBECONFIG` (several files merged), then `~/.kube/config`, then the pod's
 in-cluster service account. The official client is synchronous; callers on an
 event loop run these calls with `asyncio.to_thread`.
+
+A debug session reads and writes plain JSON (`request`, `open_port_forward`)
+rather than the client's generated API classes and models: making `CoreV1Api`
+imports some 250 pydantic models, which cost the command line half a second
+before its first request. The browser, which stays running, uses `core`.
 """
 
+import concurrent.futures
 import dataclasses
+import functools
 import json
 import logging
 import os
-import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +85,6 @@ class Kube:
         self.api_client = guard(api_client, context=context)
         self.context = context
         self.namespace = namespace
-        self.core = client.CoreV1Api(api_client)
-        self._stream_lock = threading.RLock()
-        self._stream_client: client.ApiClient | None = None
         self._username: str | None = None
 
     @classmethod
@@ -126,37 +130,122 @@ class Kube:
             client.ApiClient(), context="in-cluster", namespace=namespace or "default"
         )
 
+    @functools.cached_property
+    def core(self) -> "client.CoreV1Api":
+        """The client's core/v1 API, made when first used (see the module)."""
+        return client.CoreV1Api(self.api_client)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> Any:
+        """Send a request to the API server and return its JSON answer.
+
+        Args:
+            path: e.g. `/api/v1/namespaces/shop/pods/web`.
+            query: query parameters; `None` values are left out.
+
+        Raises:
+            ApiException: the API server answered with an error status.
+            ClusterUnreachable: no answer came.
+        """
+        return json.loads(
+            self.request_bytes(method, path, query=query, body=body, timeout=timeout)
+        )
+
+    def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> bytes:
+        """Send a request as `request` does and return the answer's body as is."""
+        response = self._send(method, path, query=query, body=body, timeout=timeout)
+        response.read()
+        data = bytes(response.data or b"")
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(
+                http_resp=response, body=data.decode(errors="replace"), data=None
+            )
+        return data
+
+    def open_port_forward(self, namespace: str, pod: str, port: int) -> Any:
+        """Open a port-forward stream to a pod's port; return the client's object.
+
+        Raises:
+            ApiException: the API server or the kubelet refused it (status 0
+                for a refused WebSocket handshake, with the reason).
+        """
+        from kubernetes.stream import ws_client
+
+        method, url, headers, _, _ = self.api_client.param_serialize(
+            method="GET",
+            resource_path=f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward",
+            query_params=[("ports", str(port))],
+            header_params={},
+            auth_settings=["BearerToken"],
+        )
+        return ws_client.portforward_call(
+            self.api_client.configuration, method, url, headers=headers
+        )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        method, url, headers, serialized, _ = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=params,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        return self.api_client.call_api(
+            method,
+            url,
+            header_params=headers,
+            body=serialized,
+            _request_timeout=timeout,
+        )
+
     @property
     def server(self) -> str:
         """The API server's address, e.g. `https://10.0.0.1:6443`."""
         return str(self.api_client.configuration.host)
 
-    def stream_client(self) -> client.ApiClient:
-        """Return the API client reserved for WebSocket streams.
-
-        The official client's stream helpers swap the ApiClient's `call_api`
-        while they run, so streams get a client of their own and hold
-        `stream_lock` while they open.
-        """
-        with self._stream_lock:
-            if self._stream_client is None:
-                configuration = self.api_client.configuration
-                self._stream_client = client.ApiClient(configuration)
-            return self._stream_client
-
-    @property
-    def stream_lock(self) -> threading.RLock:
-        """Held while a stream is being opened on `stream_client`."""
-        return self._stream_lock
-
     def username(self) -> str:
         """Return who the API server thinks the user is, for the audit log."""
         if self._username is None:
+            review = {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "SelfSubjectReview",
+            }
             try:
-                review = client.AuthenticationV1Api(
-                    self.api_client
-                ).create_self_subject_review(client.V1SelfSubjectReview())
-                self._username = review.status.user_info.username or "unknown"
+                answer = self.request(
+                    "POST",
+                    "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                    body=review,
+                )
+                user = (answer.get("status") or {}).get("userInfo") or {}
+                self._username = str(user.get("username") or "unknown")
             except ApiException as error:
                 logger.info(
                     "The API server did not say who the user is: %s", error.reason
@@ -168,23 +257,23 @@ class Kube:
         self, verb: str, resource: str, *, namespace: str, subresource: str = ""
     ) -> bool:
         """Ask the API server whether the user may do something (an access review)."""
-        review = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(
-                    verb=verb,
-                    resource=resource,
-                    subresource=subresource or None,
-                    namespace=namespace,
-                )
-            )
-        )
+        attributes = {"verb": verb, "resource": resource, "namespace": namespace}
+        if subresource:
+            attributes["subresource"] = subresource
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
         try:
-            result = client.AuthorizationV1Api(
-                self.api_client
-            ).create_self_subject_access_review(review)
+            answer = self.request(
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                body=review,
+            )
         except ApiException as error:
             raise api_error(error, doing="checking permissions") from error
-        return bool(result.status.allowed)
+        return bool((answer.get("status") or {}).get("allowed"))
 
     def require_permissions(self, namespace: str) -> None:
         """Check up front that the user may run agent pods in `namespace`.
@@ -198,10 +287,21 @@ class Kube:
             ("delete", "pods", ""),
             ("create", "pods", "portforward"),
         ]
+        # The reviews are independent: asked together, they cost one round
+        # trip to the API server instead of four on the way to a new agent.
+        with concurrent.futures.ThreadPoolExecutor(len(needed)) as pool:
+            allowed = list(
+                pool.map(
+                    lambda need: self.can_i(
+                        need[0], need[1], namespace=namespace, subresource=need[2]
+                    ),
+                    needed,
+                )
+            )
         missing = [
             f"{verb} {resource}{'/' + sub if sub else ''}"
-            for verb, resource, sub in needed
-            if not self.can_i(verb, resource, namespace=namespace, subresource=sub)
+            for (verb, resource, sub), ok in zip(needed, allowed, strict=True)
+            if not ok
         ]
         if missing:
             raise PermissionDenied(

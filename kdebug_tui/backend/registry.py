@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from kdebug_agent.protocol import RegistryAuth
 from kdebug_tui.backend.errors import ConfigError
 from kdebug_tui.backend.kube import Kube, api_error
+from kdebug_tui.backend.resources import JSON
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ def find_registry_auth(
     names = [required] if required else list(secrets)
     for name in names:
         try:
-            secret = kube.core.read_namespaced_secret(name, namespace)
+            secret = kube.request(
+                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}"
+            )
         except ApiException as error:
             if required:
                 raise api_error(
@@ -69,8 +72,8 @@ def find_registry_auth(
     return None
 
 
-def _auth_from_secret(secret: Any, host: str) -> RegistryAuth | None:
-    data = secret.data or {}
+def _auth_from_secret(secret: JSON, host: str) -> RegistryAuth | None:
+    data = secret.get("data") or {}
     raw = data.get(".dockerconfigjson") or data.get(".dockercfg")
     if not raw:
         return None

@@ -32,7 +32,7 @@ from kdebug_agent.protocol import (
     Status,
     TerminalSize,
 )
-from kdebug_tui.backend.agents import AgentPod, AgentPods
+from kdebug_tui.backend.agents import AgentPod, AgentPods, AgentPodState
 from kdebug_tui.backend.connection import AgentConnection
 from kdebug_tui.backend.errors import (
     AgentConnectionError,
@@ -49,6 +49,19 @@ from kdebug_tui.backend.tokens import TokenStore
 logger = logging.getLogger(__name__)
 
 ProgressReporter = Callable[[str, str], None]
+
+PROBE_TIMEOUT = 2.0
+"""Seconds an agent that just started has to answer one health check."""
+FIRST_PROBE_RETRY = 0.05
+"""Seconds before looking at a new agent pod again; doubled up to the next."""
+QUICK_PROBE_RETRY = 0.2
+"""The longest pause between two looks while the agent should be starting."""
+QUICK_PROBES_SECONDS = 5.0
+"""How long after its creation an agent pod is looked at quickly."""
+SLOW_PROBE_RETRY = 1.0
+"""The pause between two looks after that: an image pull, a busy node."""
+READY_STAGES = (("agent-started", "Agent started."), ("agent-ready", "Agent ready."))
+"""Reported when the agent answers, if the pod's status has not said so yet."""
 
 
 class SessionState(enum.Enum):
@@ -201,10 +214,19 @@ class SessionManager:
                 behind when this raises.
         """
         progress("target", f"Reading pod {namespace}/{pod}.")
-        target = await asyncio.to_thread(
-            resolve_target, self.kube, namespace=namespace, pod=pod, container=container
+        # Who the user is goes into the request and the agent pod; asking
+        # while the pod is read saves a round trip to the API server.
+        target, user = await asyncio.gather(
+            asyncio.to_thread(
+                resolve_target,
+                self.kube,
+                namespace=namespace,
+                pod=pod,
+                container=container,
+            ),
+            asyncio.to_thread(self.kube.username),
         )
-        request = await self._request(target, options)
+        request = await self._request(target, options, user=user)
         node = target.node
         lock = self._node_locks.setdefault(node, asyncio.Lock())
         async with lock:
@@ -230,7 +252,9 @@ class SessionManager:
         """Delete finished or expired agent pods in the agent namespace."""
         return await asyncio.to_thread(self.agent_pods.collect_garbage)
 
-    async def _request(self, target: Target, options: LaunchOptions) -> SessionRequest:
+    async def _request(
+        self, target: Target, options: LaunchOptions, *, user: str
+    ) -> SessionRequest:
         auth = None
         if options.registry_secret or target.pull_secrets:
             auth = await asyncio.to_thread(
@@ -241,7 +265,6 @@ class SessionManager:
                 image=options.image,
                 required=options.registry_secret,
             )
-        user = await asyncio.to_thread(self.kube.username)
         return SessionRequest(
             target=target.container_id,
             image=options.image,
@@ -290,24 +313,52 @@ class SessionManager:
 
     async def _wait_ready(self, agent: AgentPod, progress: ProgressReporter) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.ready_timeout
+        started = loop.time()
+        deadline = started + self.settings.ready_timeout
         reported: set[str] = set()
+        from_thread = _threadsafe(progress)
+        retry = FIRST_PROBE_RETRY
         while loop.time() < deadline:
-            ready = await asyncio.to_thread(
-                self.agent_pods.poll_ready,
-                agent,
-                reported=reported,
-                progress=_threadsafe(progress),
+            # The pod's status tells failures and stages; a crash must be told
+            # as such, not as a timeout.
+            state = await asyncio.to_thread(
+                self.agent_pods.check, agent, reported=reported, progress=from_thread
             )
-            if ready:
+            # The kubelet notices a started container up to a second late and
+            # probes it once a second: the agent itself answers sooner.
+            if state is AgentPodState.READY or (
+                "agent-scheduled" in reported and await self._agent_answers(agent)
+            ):
+                for stage, message in READY_STAGES:
+                    if stage not in reported:
+                        reported.add(stage)
+                        progress(stage, message)
                 return
-        state = await asyncio.to_thread(self.agent_pods.describe, agent)
+            await asyncio.sleep(retry)
+            slow = loop.time() - started > QUICK_PROBES_SECONDS
+            retry = SLOW_PROBE_RETRY if slow else min(retry * 2, QUICK_PROBE_RETRY)
+
+        state_text = await asyncio.to_thread(self.agent_pods.describe, agent)
         raise AgentPodError(
             f"Agent pod {agent.namespace}/{agent.name} was not ready after "
-            f"{self.settings.ready_timeout} s ({state}).",
+            f"{self.settings.ready_timeout} s ({state_text}).",
             hint="Check `kubectl describe pod` for its events, or raise "
             "ready_timeout in the settings.",
         )
+
+    async def _agent_answers(self, agent: AgentPod) -> bool:
+        """Tell whether the agent answers its health check through a port-forward.
+
+        Raises:
+            PermissionDenied: RBAC forbids port-forwarding, which no retry mends.
+        """
+        try:
+            connection = await AgentConnection.open(self.kube, agent)
+            status, _ = await connection.get("/healthz", timeout=PROBE_TIMEOUT)
+        except AgentConnectionError as error:
+            logger.debug("Agent pod %s does not answer yet: %s", agent.name, error)
+            return False
+        return status == 200
 
     async def _start(
         self,

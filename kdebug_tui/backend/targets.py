@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kdebug_tui.backend.errors import TargetError
 from kdebug_tui.backend.kube import Kube, api_error
+from kdebug_tui.backend.resources import JSON
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
@@ -51,7 +52,7 @@ def resolve_target(
         ClusterError: the API server failed.
     """
     try:
-        manifest = kube.core.read_namespaced_pod(pod, namespace)
+        manifest = kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}")
     except ApiException as error:
         if error.status == 404:
             raise TargetError(
@@ -63,8 +64,8 @@ def resolve_target(
     return target_from_pod(manifest, container=container)
 
 
-def target_from_pod(manifest: Any, *, container: str = "") -> Target:
-    """Pick the target container of a pod object.
+def target_from_pod(manifest: JSON, *, container: str = "") -> Target:
+    """Pick the target container of a pod, as the API server's JSON has it.
 
     Without a container name, the pod's `kubectl.kubernetes.io/default-container`
     annotation names it; without that, the pod must have only one candidate:
@@ -74,18 +75,24 @@ def target_from_pod(manifest: Any, *, container: str = "") -> Target:
     Raises:
         TargetError: as `resolve_target`.
     """
-    meta, spec, status = manifest.metadata, manifest.spec, manifest.status
-    where = f"{meta.namespace}/{meta.name}"
+    meta = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    status = manifest.get("status") or {}
+    namespace, pod = str(meta.get("namespace", "")), str(meta.get("name", ""))
+    where = f"{namespace}/{pod}"
     statuses = {
-        s.name: s
+        s.get("name"): s
         for s in [
-            *(status.init_container_statuses or []),
-            *(status.container_statuses or []),
+            *(status.get("initContainerStatuses") or []),
+            *(status.get("containerStatuses") or []),
         ]
     }
-    declared = [c.name for c in [*(spec.init_containers or []), *spec.containers]]
-    annotated = (meta.annotations or {}).get(DEFAULT_CONTAINER_ANNOTATION, "")
-    name = container or annotated or _only_candidate(manifest, statuses)
+    declared = [
+        str(c.get("name"))
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    ]
+    annotated = (meta.get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION, "")
+    name = container or annotated or _only_candidate(where, spec, statuses)
     if name not in declared:
         by = f", which its {DEFAULT_CONTAINER_ANNOTATION} annotation names"
         by = "" if container else by
@@ -99,55 +106,60 @@ def target_from_pod(manifest: Any, *, container: str = "") -> Target:
             f"Container {name} of pod {where} is not running "
             f"({_describe_state(state)}).",
             hint="Wait until it runs, or find out why it does not with "
-            f"`kubectl describe pod -n {meta.namespace} {meta.name}`; only a "
+            f"`kubectl describe pod -n {namespace} {pod}`; only a "
             "running container can be debugged.",
         )
-    if not state.container_id or not spec.node_name:
+    container_id, node = state.get("containerID"), spec.get("nodeName")
+    if not container_id or not node:
         raise TargetError(f"Container {name} of pod {where} has no container ID yet.")
+    secrets = spec.get("imagePullSecrets") or []
     return Target(
-        namespace=meta.namespace,
-        pod=meta.name,
+        namespace=namespace,
+        pod=pod,
         container=name,
-        container_id=state.container_id,
-        node=spec.node_name,
-        pull_secrets=tuple(s.name for s in spec.image_pull_secrets or [] if s.name),
+        container_id=str(container_id),
+        node=str(node),
+        pull_secrets=tuple(str(s["name"]) for s in secrets if s.get("name")),
     )
 
 
-def _only_candidate(manifest: Any, statuses: dict[str, Any]) -> str:
-    spec = manifest.spec
+def _only_candidate(where: str, spec: JSON, statuses: dict[Any, JSON]) -> str:
     candidates = [
-        (init.name, f" (running {_init_kind(init)})")
-        for init in spec.init_containers or []
-        if _is_running(statuses.get(init.name))
+        (str(init.get("name")), f" (running {_init_kind(init)})")
+        for init in spec.get("initContainers") or []
+        if _is_running(statuses.get(init.get("name")))
     ]
-    candidates += [(c.name, "") for c in spec.containers]
+    containers = spec.get("containers") or [{}]
+    candidates += [(str(c.get("name")), "") for c in containers]
     if len(candidates) == 1:
-        return str(candidates[0][0])
+        return candidates[0][0]
     listed = ", ".join(f"{name}{kind}" for name, kind in candidates)
     raise TargetError(
-        f"Pod {manifest.metadata.namespace}/{manifest.metadata.name} has "
-        f"{len(candidates)} containers to choose from: {listed}.",
-        hint=f"Pass -c with the one to debug, such as -c {spec.containers[0].name}.",
+        f"Pod {where} has {len(candidates)} containers to choose from: {listed}.",
+        hint=f"Pass -c with the one to debug, such as -c {containers[0].get('name')}.",
     )
 
 
-def _init_kind(init: Any) -> str:
-    return "sidecar" if init.restart_policy == "Always" else "init container"
+def _init_kind(init: JSON) -> str:
+    return "sidecar" if init.get("restartPolicy") == "Always" else "init container"
 
 
-def _is_running(status: Any) -> bool:
-    return bool(status and status.state and status.state.running is not None)
+def _is_running(status: JSON | None) -> bool:
+    return bool(status and "running" in (status.get("state") or {}))
 
 
-def _describe_state(status: Any) -> str:
-    if status is None or status.state is None:
+def _describe_state(status: JSON | None) -> str:
+    state = (status or {}).get("state")
+    if not state:
         return "no status yet"
-    if status.state.waiting is not None:
-        waiting = status.state.waiting
-        detail = f": {waiting.message}" if waiting.message else ""
-        return f"waiting, {waiting.reason or 'no reason given'}{detail}"
-    if status.state.terminated is not None:
-        done = status.state.terminated
-        return f"terminated, {done.reason or 'no reason'}, exit code {done.exit_code}"
+    if state.get("waiting") is not None:
+        waiting = state["waiting"]
+        detail = f": {waiting['message']}" if waiting.get("message") else ""
+        return f"waiting, {waiting.get('reason') or 'no reason given'}{detail}"
+    if state.get("terminated") is not None:
+        done = state["terminated"]
+        return (
+            f"terminated, {done.get('reason') or 'no reason'}, "
+            f"exit code {done.get('exitCode')}"
+        )
     return "unknown state"

@@ -10,7 +10,7 @@ pods never moves the highlight to another pod.
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Literal
 
 from rich.cells import cell_len, set_cell_size
@@ -145,6 +145,7 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         columns: Sequence[Column],
         *,
         empty_text: str = "Nothing to show.",
+        refresh_row: Callable[[Row], Row] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -158,6 +159,10 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._filter = ""
         self._widths: list[int] = [len(c.title) for c in self.columns]
         self._last_key: str | None = None
+        self._refresh_row = refresh_row
+        self._positions: dict[str, int] = {}
+        # Keys of the rows rebuilt since `mark_stale`; None when none is stale.
+        self._fresh: set[str] | None = None
 
     @property
     def rows(self) -> list[Row]:
@@ -191,6 +196,7 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace every row; the cursor stays on the same key if it is still there."""
         self._rows = list(rows)
+        self._positions = {row.key: index for index, row in enumerate(self._rows)}
         self._search = ["\t".join(row.cells) for row in self._rows]
         by_column = zip(*(row.cells for row in self._rows), strict=False)
         longest = [max(map(len, cells)) for cells in by_column] or [0] * len(
@@ -206,6 +212,18 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Show only the rows matching `text` (see `compile_filter`)."""
         self._filter = text
         self._apply_filter()
+
+    def mark_stale(self) -> None:
+        """Have `refresh_row` rebuild each row the next time it is drawn.
+
+        For text that goes stale with time, such as ages: only the rows on
+        screen are rebuilt, the others when they scroll into view. Columns
+        widen at once for longer text; the filter follows, and columns narrow,
+        on the next `set_rows` or `set_filter`.
+        """
+        if self._refresh_row is not None:
+            self._fresh = set()
+            self.refresh()
 
     def move_to(self, key: str) -> bool:
         """Put the cursor on the row with `key`; tell whether it is shown."""
@@ -312,13 +330,41 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
             return Strip.blank(width, self.rich_style)
         if index >= len(self._shown):
             return Strip.blank(width, self.rich_style)
-        row = self._shown[index]
+        row = self._current_row(index)
         style = self.rich_style
         if row.tone:
             style += self.get_component_rich_style(f"resource-table--{row.tone}")
         if index == self.cursor_row:
             style += self.get_component_rich_style("resource-table--cursor")
         return self._strip(row.cells, style, width)
+
+    def _current_row(self, index: int) -> Row:
+        row = self._shown[index]
+        if self._fresh is None or self._refresh_row is None or row.key in self._fresh:
+            return row
+        self._fresh.add(row.key)
+        fresh = self._refresh_row(row)
+        # Without a filter, the shown rows are the rows: one store does both.
+        self._shown[index] = fresh
+        position = self._positions.get(row.key)
+        if position is not None:
+            self._rows[position] = fresh
+            self._search[position] = "\t".join(fresh.cells)
+        self._widen_for(fresh)
+        return fresh
+
+    def _widen_for(self, row: Row) -> None:
+        # Columns only grow here, so that no text is cut; `set_rows` narrows.
+        widened = False
+        for index, (column, cell) in enumerate(
+            zip(self.columns, row.cells, strict=True)
+        ):
+            width = min(len(cell), column.max_width)
+            if width > self._widths[index]:
+                self._widths[index] = width
+                widened = True
+        if widened:
+            self.refresh()
 
     def _strip(self, cells: tuple[str, ...], style: Style, width: int) -> Strip:
         widths = self._layout(width)

@@ -1,5 +1,7 @@
 """The browser: drilling in and out, k9s keys, the live filter, `:` commands, help."""
 
+import datetime
+import gc
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from kdebug_tui.app import CONNECTION_BACK, CONNECTION_LOST, create_app
 from kdebug_tui.backend.browse import Interrupted, Listed
 from kdebug_tui.backend.resources import PodInfo
 from kdebug_tui.backend.settings import load_settings
+from kdebug_tui.screens.browser_screen import COLLECTOR_THRESHOLDS, FREEZE_AFTER
 from kdebug_tui.screens.contexts import ContextsScreen
 from kdebug_tui.screens.help import HelpScreen
 from kdebug_tui.screens.namespaces import NamespacesScreen
@@ -17,7 +20,14 @@ from kdebug_tui.screens.pods import PodsScreen
 from kdebug_tui.widgets.prompt_bar import PromptBar
 from kdebug_tui.widgets.resource_table import ResourceTable
 from tests.tui.conftest import AppFactory
-from tests.tui.fixed_cluster import PODS, FixedBrowser, FrozenClock, ScriptedWatch
+from tests.tui.fixed_cluster import (
+    NOW,
+    PODS,
+    FixedBrowser,
+    FrozenClock,
+    ScriptedWatch,
+    ago,
+)
 from tests.tui.pilot_helpers import (
     notices,
     screen_text,
@@ -522,3 +532,97 @@ class TestWatchInterruptions:
             await wait_until(
                 pilot, lambda: "⚠ retrying…" in screen_text(app), what="the ⚠"
             )
+
+
+def _many_pods(count: int) -> tuple[PodInfo, ...]:
+    return tuple(
+        PodInfo(
+            namespace="shop",
+            name=f"web-{index:05d}",
+            ready="1/1",
+            status="Running",
+            created=ago(seconds=60),
+            node="node-1",
+        )
+        for index in range(count)
+    )
+
+
+class TestAges:
+    """Ages follow the clock; only the rows drawn are rebuilt for it."""
+
+    async def test_the_ages_on_screen_move_on_with_the_clock(
+        self, fixed_app: AppFactory, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An hour later, the restart shown 42 minutes ago says 102 minutes."""
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            assert "3 (42m ago)" in screen_text(app)
+
+            # An hour passes; the age timer's work is done at once.
+            later = NOW + datetime.timedelta(hours=1)
+            monkeypatch.setattr(clock, "now", lambda: later)
+            app.screen.refresh_ages()  # type: ignore[attr-defined]
+            await wait_until(
+                pilot, lambda: "3 (102m ago)" in screen_text(app), what="new ages"
+            )
+
+    async def test_a_row_off_screen_gets_its_age_when_it_scrolls_into_view(
+        self, fixed_app: AppFactory, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rows below the screen are rebuilt as they are drawn, not before."""
+        watch: ScriptedWatch[PodInfo] = ScriptedWatch()
+        app = fixed_app(browser=FixedBrowser(pods_watch=watch))
+        async with app.run_test(size=SIZE) as pilot:
+            watch.script.put(Listed(_many_pods(200)))
+            await wait_until(
+                pilot, lambda: len(table_keys(app)) == 200, what="200 pods"
+            )
+            table = app.screen.query_one(ResourceTable)
+            assert table.rows[0].cells[-2] == "60s"
+
+            # An hour passes: the rows on screen say so.
+            later = NOW + datetime.timedelta(hours=1)
+            monkeypatch.setattr(clock, "now", lambda: later)
+            app.screen.refresh_ages()  # type: ignore[attr-defined]
+            await wait_until(
+                pilot, lambda: table.rows[0].cells[-2] == "61m", what="new ages"
+            )
+            assert table.rows[-1].cells[-2] == "60s"
+
+            # The last row is drawn once the cursor jumps to it.
+            await pilot.press("G")
+            await wait_until(
+                pilot, lambda: table.rows[-1].cells[-2] == "61m", what="its age"
+            )
+            await wait_until(
+                pilot, lambda: "web-00190" in screen_text(app), what="the last rows"
+            )
+            assert " 60s " not in screen_text(app)
+
+
+class TestCollector:
+    """A big listing is left out of the collector's later full collections."""
+
+    async def test_thousands_of_pods_listed_are_frozen(
+        self, fixed_app: AppFactory
+    ) -> None:
+        """After the table shows them, they are frozen and the thresholds raised."""
+        watch: ScriptedWatch[PodInfo] = ScriptedWatch()
+        app = fixed_app(browser=FixedBrowser(pods_watch=watch))
+        frozen_before = gc.get_freeze_count()
+        thresholds = gc.get_threshold()
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                watch.script.put(Listed(_many_pods(FREEZE_AFTER)))
+                await wait_until(
+                    pilot,
+                    lambda: gc.get_freeze_count() > frozen_before + FREEZE_AFTER,
+                    what="a freeze",
+                )
+                assert len(table_keys(app)) == FREEZE_AFTER
+                assert gc.get_threshold() >= COLLECTOR_THRESHOLDS
+        finally:
+            gc.unfreeze()
+            gc.set_threshold(*thresholds)

@@ -1,6 +1,7 @@
 """The agent pod as the client asks the API server for it."""
 
 import re
+from typing import Any
 
 from kdebug_agent.protocol import hash_token
 from kdebug_tui.backend.agents import (
@@ -12,7 +13,7 @@ from kdebug_tui.backend.agents import (
 from kdebug_tui.backend.settings import Settings
 
 
-def _manifest(**settings: object) -> object:
+def _manifest(**settings: object) -> dict[str, Any]:
     return agent_pod_manifest(
         node="worker-1.example.internal",
         name="kdebug-agent-worker-1-abc123",
@@ -32,28 +33,28 @@ def test_names_are_valid_pod_names_even_for_long_node_names() -> None:
 
 def test_the_pod_is_pinned_tolerant_privileged_and_has_no_host_ports() -> None:
     pod = _manifest()
-    spec = pod.spec  # type: ignore[attr-defined]
-    container = spec.containers[0]
-    assert spec.node_name == "worker-1.example.internal"
-    assert [t.operator for t in spec.tolerations] == ["Exists"]
-    assert container.security_context.privileged is True
-    assert not spec.host_network
-    assert all(p.host_port is None for p in container.ports)
-    assert container.ports[0].container_port == AGENT_PORT
-    assert spec.active_deadline_seconds == Settings().agent_lifetime
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    assert spec["nodeName"] == "worker-1.example.internal"
+    assert [t["operator"] for t in spec["tolerations"]] == ["Exists"]
+    assert container["securityContext"]["privileged"] is True
+    assert not spec.get("hostNetwork")
+    assert all("hostPort" not in p for p in container["ports"])
+    assert container["ports"][0]["containerPort"] == AGENT_PORT
+    assert spec["activeDeadlineSeconds"] == Settings().agent_lifetime
 
 
 def test_only_the_hash_of_the_token_is_in_the_spec() -> None:
     pod = _manifest()
-    env = {e.name: e.value for e in pod.spec.containers[0].env}  # type: ignore[attr-defined]
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
     assert env["KDEBUG_AGENT_TOKEN_SHA256"] == hash_token("secret-token")
     assert "secret-token" not in str(pod)
 
 
 def test_the_pod_is_labelled_as_ours_with_an_expiry() -> None:
-    meta = _manifest().metadata  # type: ignore[attr-defined]
-    assert meta.labels["app.kubernetes.io/managed-by"] == "kdebug-tui"
-    assert "kdebug-tui.io/expires-at" in meta.annotations
+    meta = _manifest()["metadata"]
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "kdebug-tui"
+    assert "kdebug-tui.io/expires-at" in meta["annotations"]
 
 
 def test_image_pull_policy_and_runtime_socket_come_from_settings() -> None:
@@ -62,9 +63,9 @@ def test_image_pull_policy_and_runtime_socket_come_from_settings() -> None:
         agent_pull_policy="Never",
         runtime_socket="/run/k3s/containerd/containerd.sock",
     )
-    container = pod.spec.containers[0]  # type: ignore[attr-defined]
-    env = {e.name: e.value for e in container.env}
-    assert (container.image, container.image_pull_policy) == (
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert (container["image"], container["imagePullPolicy"]) == (
         "registry.local/agent:9",
         "Never",
     )

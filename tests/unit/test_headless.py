@@ -8,7 +8,6 @@ import pty
 import struct
 import sys
 import termios
-from types import SimpleNamespace
 
 import pytest
 
@@ -50,13 +49,13 @@ class TestRegistryCredentials:
     def test_credentials_are_read_from_a_dockerconfigjson_secret(self) -> None:
         auth = base64.b64encode(b"alice:s3cret").decode()
         config = {"auths": {"https://localhost:5000": {"auth": auth}}}
-        secret = SimpleNamespace(
-            data={
+        secret = {
+            "data": {
                 ".dockerconfigjson": base64.b64encode(
                     json.dumps(config).encode()
                 ).decode()
             }
-        )
+        }
         found = _auth_from_secret(secret, "localhost:5000")
         assert found is not None
         assert (found.username, found.password) == ("alice", "s3cret")

@@ -33,6 +33,28 @@ def _pod(
     sidecars: bool = False,
 ) -> Any:
     restart_policy = "Always" if sidecars else None
+    # Built with the client's models for brevity, read as the JSON they make.
+    return client.ApiClient().sanitize_for_serialization(
+        _model(
+            containers,
+            statuses=statuses,
+            init=init,
+            init_statuses=init_statuses,
+            annotations=annotations,
+            restart_policy=restart_policy,
+        )
+    )
+
+
+def _model(
+    containers: list[str],
+    *,
+    statuses: list[Any] | None,
+    init: list[str],
+    init_statuses: list[Any] | None,
+    annotations: dict[str, str] | None,
+    restart_policy: str | None,
+) -> Any:
     return client.V1Pod(
         metadata=client.V1ObjectMeta(
             name="web", namespace="shop", annotations=annotations

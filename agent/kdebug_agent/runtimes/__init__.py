@@ -8,6 +8,9 @@ from kdebug_agent.runtimes.base import ContainerRuntime
 
 logger = logging.getLogger(__name__)
 
+DOCKER_SOCKET = "/var/run/docker.sock"
+"""The host path of dockerd's socket unless the agent is told another."""
+
 
 def _containerd(
     *, socket: str | None, host_root: Path, state_dir: str
@@ -43,7 +46,13 @@ async def open_runtimes(
         candidates["containerd"] = _containerd(
             socket=containerd_socket, host_root=host_root, state_dir=state_dir
         )
-    if wanted in ("auto", "docker"):
+    skipped: list[str] = []
+    docker_path = docker_socket or DOCKER_SOCKET
+    if wanted == "auto" and not (host_root / docker_path.lstrip("/")).is_socket():
+        # The Engine API client (aiohttp) takes the agent a second to import
+        # on a busy node, in front of every first session: not for nothing.
+        skipped.append(f"dockerd's socket {docker_path} does not exist on this node.")
+    elif wanted in ("auto", "docker"):
         from kdebug_agent.runtimes.docker import DockerRuntime
 
         candidates["docker"] = DockerRuntime(socket=docker_socket, host_root=host_root)
@@ -60,5 +69,5 @@ async def open_runtimes(
         logger.info("The %s runtime answers: %s.", name, version)
         found[name] = runtime
     if not found:
-        raise RuntimeUnavailable(" ".join(failures))
+        raise RuntimeUnavailable(" ".join(failures + skipped))
     return found

@@ -49,6 +49,7 @@ from kdebug_agent.errors import (
     TargetNotRunning,
 )
 from kdebug_agent.protocol import PullPolicy, RegistryAuth, TerminalSize
+from kdebug_agent.runtimes import DOCKER_SOCKET
 from kdebug_agent.runtimes.base import (
     AGENT_LABEL,
     MANAGED_LABEL,
@@ -62,8 +63,7 @@ from kdebug_agent.runtimes.containerd_builder import current_capabilities
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
-"""The host path of dockerd's socket unless the agent is told another."""
+DEFAULT_SOCKET = DOCKER_SOCKET
 
 TARGET_ROOT = "/target"
 """Where the target's root filesystem is reachable inside the debug container."""
