@@ -15,19 +15,25 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from kdebug_agent.protocol import KdebugError
-from kdebug_tui import __version__
-from kdebug_tui.backend.errors import ClientError
-from kdebug_tui.backend.kube import Kube
-from kdebug_tui.backend.session import LaunchOptions, SessionManager
-from kdebug_tui.backend.settings import (
-    PULL_POLICIES,
-    SHAREABLE_NAMESPACES,
-    Settings,
-    load_settings,
-    parse_namespaces,
-)
-from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
+try:
+    from kdebug_agent.protocol import KdebugError
+    from kdebug_tui import __version__
+    from kdebug_tui.backend.errors import ClientError
+    from kdebug_tui.backend.kube import Kube
+    from kdebug_tui.backend.session import LaunchOptions, SessionManager
+    from kdebug_tui.backend.settings import (
+        PULL_POLICIES,
+        SHAREABLE_NAMESPACES,
+        Settings,
+        load_settings,
+        parse_namespaces,
+    )
+    from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
+except KeyboardInterrupt:
+    # Ctrl-C while these load (about a second) comes before anything was
+    # made in the cluster: there is nothing to clean up or to tell.
+    sys.exit(130)
+
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ BUG_HINT = (
     "This is a bug in kdebug-tui: run the same command again with -vv to see "
     "where it happened, and report it."
 )
+INTERRUPTED = "kdebug-tui: interrupted; its agent pods are removed."
 DEBUG_USAGE = "%(prog)s [options] POD [-- COMMAND [ARG ...]]"
 DEBUG_DESCRIPTION = """\
 Start a debug container in the namespaces of a running container of POD and
@@ -209,21 +216,9 @@ def _add_session_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; never shows a traceback for an expected error."""
-    args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    verbose = getattr(args, "verbose", 0)
-    logging.basicConfig(
-        level=logging.DEBUG
-        if verbose > 1
-        else logging.INFO
-        if verbose
-        else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if verbose < 2:
-        # urllib3 warns of every retried connection in its own words; the
-        # failure, if it persists, is reported once as a sentence.
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
+        args = parse_arguments(sys.argv[1:] if argv is None else argv)
+        _configure_logging(getattr(args, "verbose", 0))
         settings = load_settings(flags=_flag_settings(args))
         if args.command == "debug":
             code = asyncio.run(debug(args, settings))
@@ -237,10 +232,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         _report(error)
         code = 1
     except KeyboardInterrupt:
-        print("kdebug-tui: interrupted; its agent pods are removed.", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         code = 130
     except asyncio.CancelledError:
         # SIGHUP or SIGTERM, after the session and its agent pod were cleaned up.
+        print(INTERRUPTED, file=sys.stderr)
         code = 129
     except Exception as error:
         # A bug rather than a fault of the user's or the cluster's: still one
@@ -252,6 +248,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  {BUG_HINT}", file=sys.stderr)
         code = 1
     sys.exit(code)
+
+
+def _configure_logging(verbose: int) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG
+        if verbose > 1
+        else logging.INFO
+        if verbose
+        else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if verbose < 2:
+        # urllib3 warns of every retried connection in its own words; the
+        # failure, if it persists, is reported once as a sentence.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
