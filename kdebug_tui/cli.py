@@ -172,29 +172,47 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_namespace_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
-    parser.add_argument("-n", "--namespace", default=argparse.SUPPRESS, help=help)
+    parser.add_argument(
+        "-n", "--namespace", default=argparse.SUPPRESS, type=_non_empty, help=help
+    )
 
 
 def _shared_namespaces(text: str) -> tuple[str, ...]:
+    *others, last = SHAREABLE_NAMESPACES
+    choices = f"{', '.join(others)} and {last}"
     try:
-        return parse_namespaces(text)
+        names = parse_namespaces(text)
     except ValueError as error:
-        *others, last = SHAREABLE_NAMESPACES
-        choices = f"{', '.join(others)} and {last}"
         raise argparse.ArgumentTypeError(f"{error}; choose among {choices}") from error
+    if not names:
+        raise argparse.ArgumentTypeError(f"it is empty; choose among {choices}")
+    return names
+
+
+def _non_empty(text: str) -> str:
+    # An empty value would not mean the default: it reached the agent (an
+    # empty image) or silently meant another namespace.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("it is empty; give a name")
+    return text
 
 
 def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS
     parser.add_argument(
-        "--agent-namespace", default=default, help="namespace for agent pods"
+        "--agent-namespace",
+        default=default,
+        type=_non_empty,
+        help="namespace for agent pods",
     )
-    parser.add_argument("--agent-image", default=default, help="agent pod image")
+    parser.add_argument(
+        "--agent-image", default=default, type=_non_empty, help="agent pod image"
+    )
 
 
 def _add_session_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--container", default="", help="the target container")
-    parser.add_argument("--image", help="the debug image")
+    parser.add_argument("--image", type=_non_empty, help="the debug image")
     parser.add_argument(
         "--pull-policy", choices=PULL_POLICIES, help="when to pull the debug image"
     )

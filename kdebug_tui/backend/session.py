@@ -49,6 +49,8 @@ from kdebug_tui.backend.tokens import TokenStore
 logger = logging.getLogger(__name__)
 
 ProgressReporter = Callable[[str, str], None]
+AGENT_MAX_MESSAGE_SIZE = 1 << 20
+"""The largest message the agent reads (`MAX_MESSAGE_SIZE` in its server)."""
 
 
 class SessionState(enum.Enum):
@@ -205,6 +207,7 @@ class SessionManager:
             resolve_target, self.kube, namespace=namespace, pod=pod, container=container
         )
         request = await self._request(target, options)
+        _require_fitting(request)
         node = target.node
         lock = self._node_locks.setdefault(node, asyncio.Lock())
         async with lock:
@@ -356,6 +359,18 @@ class SessionManager:
             logger.info("Agent pod %s did not say if it is busy: %s", agent.name, error)
             return False
         return bool(version.get("sessions", 0))
+
+
+def _require_fitting(request: SessionRequest) -> None:
+    """Refuse a request the agent would refuse, before any agent pod is made."""
+    size = len(ClientSideSession(request).opening_message().encode())
+    if size > AGENT_MAX_MESSAGE_SIZE:
+        raise SessionFailed(
+            f"The command is too long: the session request would take {size} "
+            f"bytes, and the agent takes at most {AGENT_MAX_MESSAGE_SIZE}.",
+            reason="RequestTooLarge",
+            hint="Shorten the command, or pass long input on stdin instead.",
+        )
 
 
 def _threadsafe(progress: ProgressReporter) -> ProgressReporter:

@@ -1,0 +1,29 @@
+"""A session request too large for the agent is refused before anything is made."""
+
+import pytest
+
+from kdebug_agent import server
+from kdebug_agent.protocol import SessionRequest
+from kdebug_tui.backend import session
+from kdebug_tui.backend.errors import SessionFailed
+
+
+def request(*command: str) -> SessionRequest:
+    return SessionRequest(
+        target="containerd://3f2a", image="docker.io/kdebug/tools:1", command=command
+    )
+
+
+class TestRequestSize:
+    def test_the_clients_limit_is_the_agents(self) -> None:
+        assert session.AGENT_MAX_MESSAGE_SIZE == server.MAX_MESSAGE_SIZE
+
+    def test_a_command_of_usual_length_fits(self) -> None:
+        session._require_fitting(request("sh", "-c", "echo $#", *map(str, range(99))))
+
+    def test_a_huge_command_line_is_refused_as_too_long(self) -> None:
+        words = [str(n) for n in range(1, 120001)]
+        with pytest.raises(SessionFailed) as caught:
+            session._require_fitting(request("sh", "-c", "echo $#", *words))
+        assert str(caught.value).startswith("The command is too long")
+        assert caught.value.hint
