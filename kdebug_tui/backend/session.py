@@ -49,6 +49,12 @@ from kdebug_tui.backend.tokens import TokenStore
 logger = logging.getLogger(__name__)
 
 ProgressReporter = Callable[[str, str], None]
+LOST_CONNECTION_HINT = (
+    "Start the session again if you need to; the old debug container is "
+    "removed after the grace time, or by the next agent on the node if the "
+    "agent itself stopped."
+)
+"""A lost connection may be the network or the agent's end: both are true."""
 AGENT_MAX_MESSAGE_SIZE = 1 << 20
 """The largest message the agent reads (`MAX_MESSAGE_SIZE` in its server)."""
 
@@ -128,8 +134,7 @@ class DebugSession:
                 await self.close()
                 raise AgentConnectionError(
                     f"The connection to the agent was lost ({error}).",
-                    hint="Start the session again if you need to; the old debug "
-                    "container is removed after the grace time.",
+                    hint=LOST_CONNECTION_HINT,
                 ) from error
             events = self._protocol.receive(message)
             if not events:

@@ -1,4 +1,4 @@
-"""A session request too large for the agent is refused before anything is made."""
+"""What the client tells about a session it refuses or loses, before the agent can."""
 
 import pytest
 
@@ -27,3 +27,10 @@ class TestRequestSize:
             session._require_fitting(request("sh", "-c", "echo $#", *words))
         assert str(caught.value).startswith("The command is too long")
         assert caught.value.hint
+
+
+class TestLostConnection:
+    def test_the_hint_holds_whether_the_network_or_the_agent_failed(self) -> None:
+        hint = session.LOST_CONNECTION_HINT
+        assert "after the grace time" in hint
+        assert "by the next agent on the node if the agent itself stopped" in hint
