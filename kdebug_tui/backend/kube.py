@@ -97,8 +97,8 @@ class Kube:
                 return cls._in_cluster(path)
             raise ConfigError(
                 f"The kubeconfig file {path} does not exist.",
-                hint="Pass --kubeconfig or set KUBECONFIG to an existing "
-                "kubeconfig file.",
+                hint="Pass --kubeconfig with an existing file, or correct the "
+                "kubeconfig setting or KUBECONFIG that names this one.",
             )
         try:
             api_client = config.new_client_from_config(
