@@ -16,16 +16,21 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kdebug_agent.protocol import KdebugError
-from kdebug_tui import __version__
-from kdebug_tui.backend.errors import ClientError
-from kdebug_tui.backend.settings import (
-    PULL_POLICIES,
-    SHAREABLE_NAMESPACES,
-    Settings,
-    load_settings,
-    parse_namespaces,
-)
+try:
+    from kdebug_agent.protocol import KdebugError
+    from kdebug_tui import __version__
+    from kdebug_tui.backend.errors import ClientError
+    from kdebug_tui.backend.settings import (
+        PULL_POLICIES,
+        SHAREABLE_NAMESPACES,
+        Settings,
+        load_settings,
+        parse_namespaces,
+    )
+except KeyboardInterrupt:
+    # Ctrl-C while these load comes before anything was made in the cluster:
+    # there is nothing to clean up or to tell.
+    sys.exit(130)
 
 if TYPE_CHECKING:
     from kdebug_tui.backend.session import SessionManager
@@ -50,6 +55,7 @@ BUG_HINT = (
     "This is a bug in kdebug-tui: run the same command again with -vv to see "
     "where it happened, and report it."
 )
+INTERRUPTED = "kdebug-tui: interrupted; its agent pods are removed."
 DEBUG_USAGE = "%(prog)s [options] POD [-- COMMAND [ARG ...]]"
 DEBUG_DESCRIPTION = """\
 Start a debug container in the namespaces of a running container of POD and
@@ -166,29 +172,47 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_namespace_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
-    parser.add_argument("-n", "--namespace", default=argparse.SUPPRESS, help=help)
+    parser.add_argument(
+        "-n", "--namespace", default=argparse.SUPPRESS, type=_non_empty, help=help
+    )
 
 
 def _shared_namespaces(text: str) -> tuple[str, ...]:
+    *others, last = SHAREABLE_NAMESPACES
+    choices = f"{', '.join(others)} and {last}"
     try:
-        return parse_namespaces(text)
+        names = parse_namespaces(text)
     except ValueError as error:
-        *others, last = SHAREABLE_NAMESPACES
-        choices = f"{', '.join(others)} and {last}"
         raise argparse.ArgumentTypeError(f"{error}; choose among {choices}") from error
+    if not names:
+        raise argparse.ArgumentTypeError(f"it is empty; choose among {choices}")
+    return names
+
+
+def _non_empty(text: str) -> str:
+    # An empty value would not mean the default: it reached the agent (an
+    # empty image) or silently meant another namespace.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("it is empty; give a name")
+    return text
 
 
 def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS
     parser.add_argument(
-        "--agent-namespace", default=default, help="namespace for agent pods"
+        "--agent-namespace",
+        default=default,
+        type=_non_empty,
+        help="namespace for agent pods",
     )
-    parser.add_argument("--agent-image", default=default, help="agent pod image")
+    parser.add_argument(
+        "--agent-image", default=default, type=_non_empty, help="agent pod image"
+    )
 
 
 def _add_session_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--container", default="", help="the target container")
-    parser.add_argument("--image", help="the debug image")
+    parser.add_argument("--image", type=_non_empty, help="the debug image")
     parser.add_argument(
         "--pull-policy", choices=PULL_POLICIES, help="when to pull the debug image"
     )
@@ -229,21 +253,9 @@ def _collect_from_now_on() -> None:
 
 
 def _run(argv: Sequence[str] | None) -> None:
-    args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    verbose = getattr(args, "verbose", 0)
-    logging.basicConfig(
-        level=logging.DEBUG
-        if verbose > 1
-        else logging.INFO
-        if verbose
-        else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if verbose < 2:
-        # urllib3 warns of every retried connection in its own words; the
-        # failure, if it persists, is reported once as a sentence.
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
+        args = parse_arguments(sys.argv[1:] if argv is None else argv)
+        _configure_logging(getattr(args, "verbose", 0))
         settings = load_settings(flags=_flag_settings(args))
         if args.command == "debug":
             code = asyncio.run(debug(args, settings))
@@ -259,10 +271,11 @@ def _run(argv: Sequence[str] | None) -> None:
         _report(error)
         code = 1
     except KeyboardInterrupt:
-        print("kdebug-tui: interrupted; its agent pods are removed.", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         code = 130
     except asyncio.CancelledError:
         # SIGHUP or SIGTERM, after the session and its agent pod were cleaned up.
+        print(INTERRUPTED, file=sys.stderr)
         code = 129
     except Exception as error:
         # A bug rather than a fault of the user's or the cluster's: still one
@@ -274,6 +287,21 @@ def _run(argv: Sequence[str] | None) -> None:
         print(f"  {BUG_HINT}", file=sys.stderr)
         code = 1
     sys.exit(code)
+
+
+def _configure_logging(verbose: int) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG
+        if verbose > 1
+        else logging.INFO
+        if verbose
+        else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if verbose < 2:
+        # urllib3 warns of every retried connection in its own words; the
+        # failure, if it persists, is reported once as a sentence.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -11,7 +11,9 @@ the exit code is the command's.
 import asyncio
 import contextlib
 import os
+import selectors
 import signal
+import stat
 import sys
 import termios
 import tty
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 
 from kdebug_agent.protocol import (
     Channel,
+    Event,
     OutputReceived,
     ProgressReceived,
     SessionEnded,
@@ -121,29 +124,95 @@ async def relay_interactive(session: DebugSession) -> int:
             loop.remove_signal_handler(signal.SIGWINCH)
 
 
+class InputReader:
+    """Reads a file descriptor on the event loop, so no thread outlives a session.
+
+    A thread blocked reading a pipe that stays open would hold up the exit
+    after Ctrl-C: `asyncio.run` waits for its executor's threads. So a pipe,
+    socket or terminal is read without blocking when the loop says it is
+    readable. The loop cannot watch a regular file or /dev/null, but reading
+    those never waits, so they are read straight away.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._blocking = os.get_blocking(fd)
+        self._watchable = _watchable(fd)
+
+    def __enter__(self) -> "InputReader":
+        if self._watchable:
+            os.set_blocking(self._fd, False)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # The descriptor's flags are shared with the processes that gave it.
+        with contextlib.suppress(OSError):
+            os.set_blocking(self._fd, self._blocking)
+
+    async def read(self) -> bytes:
+        """Return the next chunk of input, or b"" at its end."""
+        while True:
+            try:
+                return os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                await self._readable()
+
+    async def _readable(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+
+        def on_readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(self._fd, on_readable)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(self._fd)
+
+
+def _watchable(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        return False
+    selector = selectors.DefaultSelector()
+    try:
+        selector.register(fd, selectors.EVENT_READ)
+    except (OSError, ValueError):
+        return False
+    finally:
+        selector.close()
+    return True
+
+
 async def relay_batch(session: DebugSession) -> int:
     """Relay a session without a terminal: stdin streamed, exit code returned."""
-    loop = asyncio.get_running_loop()
-    stdin = sys.stdin.fileno()
 
-    async def pump_input() -> None:
-        while data := await loop.run_in_executor(None, os.read, stdin, READ_SIZE):
+    async def pump_input(reader: InputReader) -> None:
+        while data := await reader.read():
             await session.send(data)
         await session.close_stdin()
 
-    feeder = asyncio.create_task(pump_input())
-    try:
-        return await _pump_output(
-            session, sys.stdout.fileno(), asyncio.Event(), stderr=sys.stderr.fileno()
-        )
-    finally:
-        feeder.cancel()
+    with InputReader(sys.stdin.fileno()) as reader:
+        feeder = asyncio.create_task(pump_input(reader))
+        try:
+            return await _pump_output(
+                session,
+                sys.stdout.fileno(),
+                asyncio.Event(),
+                stderr=sys.stderr.fileno(),
+            )
+        finally:
+            feeder.cancel()
+            feeder.add_done_callback(_retrieve_outcome)
 
 
 async def _pump_output(
     session: DebugSession, stdout: int, disconnect: asyncio.Event, *, stderr: int
 ) -> int:
     left = asyncio.create_task(disconnect.wait())
+    receive: asyncio.Task[Event] | None = None
     try:
         while True:
             receive = asyncio.create_task(session.receive())
@@ -167,6 +236,16 @@ async def _pump_output(
                 return status.exit_code
     finally:
         left.cancel()
+        if receive is not None:
+            # Cancelled by a signal, the session's cleanup still ends this
+            # task, with the lost connection the user needs no word about.
+            receive.cancel()
+            receive.add_done_callback(_retrieve_outcome)
+
+
+def _retrieve_outcome(task: "asyncio.Task[object]") -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -96,15 +96,22 @@ class Kube:
         """
         path = kubeconfig_paths(kubeconfig)
         expanded = [Path(p).expanduser() for p in path.split(os.pathsep)]
-        if not any(p.exists() for p in expanded) and not kubeconfig and not context:
-            return cls._in_cluster(path)
+        if not any(p.exists() for p in expanded):
+            if not kubeconfig and not context:
+                return cls._in_cluster(path)
+            raise ConfigError(
+                f"The kubeconfig file {path} does not exist.",
+                hint="Pass --kubeconfig with an existing file, or correct the "
+                "kubeconfig setting or KUBECONFIG that names this one.",
+            )
         try:
             api_client = config.new_client_from_config(
                 config_file=path, context=context or None, persist_config=False
             )
         except (ConfigException, OSError) as error:
             raise ConfigError(
-                f"Cannot load context {context or '(current)'} from {path}: {error}.",
+                f"Cannot load context {context or '(current)'} from {path}: "
+                f"{str(error).rstrip('.')}.",
                 hint="Pass --context with one of the contexts that "
                 "`kubectl config get-contexts` lists.",
             ) from error

@@ -49,6 +49,14 @@ from kdebug_tui.backend.tokens import TokenStore
 logger = logging.getLogger(__name__)
 
 ProgressReporter = Callable[[str, str], None]
+LOST_CONNECTION_HINT = (
+    "Start the session again if you need to; the old debug container is "
+    "removed after the grace time, or by the next agent on the node if the "
+    "agent itself stopped."
+)
+"""A lost connection may be the network or the agent's end: both are true."""
+AGENT_MAX_MESSAGE_SIZE = 1 << 20
+"""The largest message the agent reads (`MAX_MESSAGE_SIZE` in its server)."""
 
 PROBE_TIMEOUT = 2.0
 """Seconds an agent that just started has to answer one health check."""
@@ -139,8 +147,7 @@ class DebugSession:
                 await self.close()
                 raise AgentConnectionError(
                     f"The connection to the agent was lost ({error}).",
-                    hint="Start the session again if you need to; the old debug "
-                    "container is removed after the grace time.",
+                    hint=LOST_CONNECTION_HINT,
                 ) from error
             events = self._protocol.receive(message)
             if not events:
@@ -227,6 +234,7 @@ class SessionManager:
             asyncio.to_thread(self.kube.username),
         )
         request = await self._request(target, options, user=user)
+        _require_fitting(request)
         node = target.node
         lock = self._node_locks.setdefault(node, asyncio.Lock())
         async with lock:
@@ -407,6 +415,18 @@ class SessionManager:
             logger.info("Agent pod %s did not say if it is busy: %s", agent.name, error)
             return False
         return bool(version.get("sessions", 0))
+
+
+def _require_fitting(request: SessionRequest) -> None:
+    """Refuse a request the agent would refuse, before any agent pod is made."""
+    size = len(ClientSideSession(request).opening_message().encode())
+    if size > AGENT_MAX_MESSAGE_SIZE:
+        raise SessionFailed(
+            f"The command is too long: the session request would take {size} "
+            f"bytes, and the agent takes at most {AGENT_MAX_MESSAGE_SIZE}.",
+            reason="RequestTooLarge",
+            hint="Shorten the command, or pass long input on stdin instead.",
+        )
 
 
 def _threadsafe(progress: ProgressReporter) -> ProgressReporter:

@@ -136,6 +136,12 @@ def _read_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"The settings file {path} is not UTF-8 text (byte {error.start} "
+            "cannot be read).",
+            hint="Save it as UTF-8, or move it away to use the defaults.",
+        ) from error
     except OSError as error:
         raise ConfigError(f"Cannot read the settings file {path}: {error}.") from error
     try:
@@ -207,16 +213,18 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _seconds(minimum: int) -> Callable[[object], int]:
+def _seconds(minimum: int, maximum: int, example: str) -> Form:
     def parse(value: object) -> int:
         if isinstance(value, bool) or isinstance(value, float | list | dict):
             raise ValueError("not a whole number")
         number = int(str(value).strip())
-        if number < minimum:
-            raise ValueError("too small")
+        if not minimum <= number <= maximum:
+            raise ValueError("out of range")
         return number
 
-    return parse
+    return Form(
+        f"a whole number of seconds from {minimum} to {maximum}", example, parse
+    )
 
 
 def _to_bool(value: object) -> bool:
@@ -237,7 +245,12 @@ def _pull_policy(value: object) -> str:
 
 
 TEXT = Form("a single piece of text", "", _text)
-SECONDS = "a whole number of seconds above 0"
+LONGEST_AGENT_LIFETIME = 2**31 - 1
+"""Kubernetes takes activeDeadlineSeconds up to this, a 32-bit integer."""
+LONGEST_WAIT = 3600
+"""Longer than an hour to keep a container or to wait for a pod is a mistake."""
+LONGEST_IDLE_TIME = 24 * 3600
+"""An agent idle for more than a day only holds a node's privileges for nothing."""
 FORMS = {
     "pull_policy": Form("Always, IfNotPresent or Never", "", _pull_policy),
     "agent_pull_policy": Form("Always, IfNotPresent or Never", "", _pull_policy),
@@ -247,10 +260,10 @@ FORMS = {
         parse_namespaces,
     ),
     "privileged": Form("true or false", "", _to_bool),
-    "agent_idle_timeout": Form(SECONDS, "300", _seconds(1)),
-    "agent_lifetime": Form(SECONDS, "14400", _seconds(1)),
-    "grace": Form("a whole number of seconds (0 or more)", "15", _seconds(0)),
-    "ready_timeout": Form(SECONDS, "120", _seconds(1)),
+    "agent_idle_timeout": _seconds(1, LONGEST_IDLE_TIME, "300"),
+    "agent_lifetime": _seconds(1, LONGEST_AGENT_LIFETIME, "14400"),
+    "grace": _seconds(0, LONGEST_WAIT, "15"),
+    "ready_timeout": _seconds(1, LONGEST_WAIT, "120"),
 }
 """The form of each setting that is not free text."""
 

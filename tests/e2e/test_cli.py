@@ -331,3 +331,67 @@ class TestReadmeDemo:
         assert result.stdout == images.TARGET_MARKER_TEXT
         assert "The cluster" in result.stderr
         nothing_left(kubernetes_cluster, before)
+
+
+def start_session(env: dict[str, str], *command: str) -> subprocess.Popen[str]:
+    """Start `kdebug-tui debug web -- COMMAND` with a stdin that stays open."""
+    return subprocess.Popen(
+        [KDEBUG, "debug", "-n", DEMO_NAMESPACE, "web", "--", *command],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+class TestSignalsMidSession:
+    @pytest.mark.parametrize(
+        ("signum", "code"),
+        [(signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGTERM, 129)],
+    )
+    def test_a_signal_ends_the_cli_at_once_with_one_sentence_and_no_traceback(
+        self, user_env: dict[str, str], signum: signal.Signals, code: int
+    ) -> None:
+        client = start_session(user_env, "sh", "-c", "echo STARTED; sleep 100")
+        try:
+            assert client.stdout is not None
+            assert client.stdout.readline() == "STARTED\n"
+            client.send_signal(signum)
+            # Its stdin stays open: the CLI must not wait for the end of input.
+            assert client.wait(timeout=30) == code
+        finally:
+            client.kill()
+            _, stderr = client.communicate()
+        assert "Traceback" not in stderr
+        assert "Task exception" not in stderr
+        assert "kdebug-tui: interrupted" in stderr
+
+
+class TestSignalsBeforeTheSession:
+    @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+    def test_a_signal_while_the_agent_pod_starts_says_so_and_cleans_up(
+        self, user_env: dict[str, str], signum: signal.Signals
+    ) -> None:
+        client = subprocess.Popen(
+            [KDEBUG, "-v", "debug", "-n", DEMO_NAMESPACE, "web", "--", "true"],
+            env=user_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert client.stderr is not None
+            # -v reports the progress; the signal comes while it waits for
+            # the pod to be ready.
+            for line in client.stderr:
+                if "Created agent pod" in line or "Reusing agent pod" in line:
+                    break
+            client.send_signal(signum)
+            assert client.wait(timeout=60) == 129
+        finally:
+            client.kill()
+            _, stderr = client.communicate()
+        assert "kdebug-tui: interrupted; its agent pods are removed." in stderr
+        assert "Traceback" not in stderr

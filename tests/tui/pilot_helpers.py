@@ -75,11 +75,7 @@ async def wait_for_pods(pilot: Pilot[object]) -> None:
         pilot,
         lambda: (
             isinstance(pilot.app.screen, PodsScreen)
-<<<<<<< HEAD
             # A screen that was just pushed may not have composed its table yet.
-=======
-            # The screen may be current a moment before its table is composed.
->>>>>>> cold
             and bool(pilot.app.screen.query(ResourceTable))
             and bool(table_keys(pilot.app))
         ),

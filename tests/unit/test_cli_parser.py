@@ -108,3 +108,25 @@ class TestGarbageCollectionSummary:
         assert removal_summary([], namespace="ops") == (
             "No finished or expired agent pods in ops."
         )
+
+
+class TestEmptyValues:
+    @pytest.mark.parametrize(
+        ("words", "flag"),
+        [
+            (["debug", "web", "--image", ""], "--image"),
+            (["debug", "web", "-n", ""], "-n/--namespace"),
+            (["debug", "web", "--share", ""], "--share"),
+            (["debug", "web", "--share", " , "], "--share"),
+            (["debug", "web", "--agent-namespace", ""], "--agent-namespace"),
+        ],
+    )
+    def test_an_empty_value_is_refused_with_the_flag_named(
+        self, capsys: pytest.CaptureFixture[str], words: list[str], flag: str
+    ) -> None:
+        with pytest.raises(SystemExit) as exited:
+            parse_arguments(words)
+        assert exited.value.code == 2
+        error = capsys.readouterr().err
+        assert f"argument {flag}: " in error
+        assert "it is empty" in error

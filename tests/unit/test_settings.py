@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from kdebug_tui.backend.errors import ConfigError
+from kdebug_tui.backend.kube import Kube
 from kdebug_tui.backend.settings import DEFAULT_AGENT_IMAGE, load_settings
 
 
@@ -62,9 +63,30 @@ def test_a_bad_settings_file_is_refused_with_the_reason(
 @pytest.mark.parametrize(
     ("variable", "value", "form"),
     [
-        ("KDEBUG_GRACE", "abc", "a whole number of seconds (0 or more)"),
-        ("KDEBUG_READY_TIMEOUT", "0", "a whole number of seconds above 0"),
-        ("KDEBUG_AGENT_LIFETIME", "1.5", "a whole number of seconds above 0"),
+        ("KDEBUG_GRACE", "abc", "a whole number of seconds from 0 to 3600"),
+        ("KDEBUG_READY_TIMEOUT", "0", "a whole number of seconds from 1 to 3600"),
+        ("KDEBUG_AGENT_LIFETIME", "1.5", "a whole number of seconds from 1 to"),
+        (
+            "KDEBUG_AGENT_LIFETIME",
+            "99999999999999999999",
+            "a whole number of seconds from 1 to 2147483647",
+        ),
+        (
+            "KDEBUG_AGENT_LIFETIME",
+            "9999999999",
+            "a whole number of seconds from 1 to 2147483647",
+        ),
+        (
+            "KDEBUG_GRACE",
+            "99999999999999999999",
+            "a whole number of seconds from 0 to 3600",
+        ),
+        ("KDEBUG_READY_TIMEOUT", "86400", "a whole number of seconds from 1 to 3600"),
+        (
+            "KDEBUG_AGENT_IDLE_TIMEOUT",
+            "999999999",
+            "a whole number of seconds from 1 to 86400",
+        ),
         ("KDEBUG_PRIVILEGED", "maybe", "true or false"),
         ("KDEBUG_PULL_POLICY", "always", "Always, IfNotPresent or Never"),
         ("KDEBUG_AGENT_PULL_POLICY", "", "Always, IfNotPresent or Never"),
@@ -92,11 +114,37 @@ def test_a_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> N
         load_settings(path=path, environ={})
     assert str(caught.value) == (
         f"The setting grace in {path} is 'soon', which is not a whole number "
-        "of seconds (0 or more)."
+        "of seconds from 0 to 3600."
     )
     assert caught.value.hint == (
-        f"Change grace in {path} to a whole number of seconds (0 or more), such as 15."
+        f"Change grace in {path} to a whole number of seconds from 0 to 3600, "
+        "such as 15."
     )
+
+
+def test_the_longest_values_are_accepted(tmp_path: Path) -> None:
+    settings = load_settings(
+        path=tmp_path / "absent.yaml",
+        environ={"KDEBUG_AGENT_LIFETIME": "2147483647", "KDEBUG_GRACE": "3600"},
+    )
+    assert (settings.agent_lifetime, settings.grace) == (2147483647, 3600)
+
+
+def test_a_settings_file_that_is_not_utf8_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"\xff\xfeg\x00r\x00")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path=path, environ={})
+    assert str(caught.value).startswith(f"The settings file {path} is not UTF-8")
+    assert "UTF-8" in caught.value.hint
+
+
+def test_a_kubeconfig_that_does_not_exist_is_named_as_missing(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    with pytest.raises(ConfigError) as caught:
+        Kube.connect(kubeconfig=str(missing))
+    assert str(caught.value) == f"The kubeconfig file {missing} does not exist."
+    assert "--kubeconfig" in caught.value.hint
 
 
 def test_a_yaml_boolean_is_not_taken_for_a_number_of_seconds(tmp_path: Path) -> None:
