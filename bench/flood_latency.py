@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import inspect
 import json
 import os
@@ -147,6 +148,12 @@ def run_scenario(
         # that other processes had: both per second of typing.
         figure(f"{name}_app_cpu", (ran - running) / elapsed, "s/s")
         figure(f"{name}_app_runqueue_wait", (waited - waiting) / elapsed, "s/s")
+        # Collections of the oldest generation stop the app for their whole
+        # length: they show in the tail, not in the median.
+        pauses = after.get("collections", [])[len(before.get("collections", [])) :]
+        figure(f"{name}_app_full_collections", len(pauses))
+        if pauses:
+            figure(f"{name}_app_full_collection_max", max(pauses) * 1000, "ms")
         counts, counts_before = after["counts"], before["counts"]
         received = counts.get("flood", 0) - counts_before.get("flood", 0)
         messages = counts.get("flood-messages", 0) - counts_before.get(
@@ -412,8 +419,32 @@ class TwoTabApp(KdebugApp):
 
     def write_status(self) -> None:
         """Tell the benchmark how much each tab has received, and tab A's timeline."""
-        status = {"counts": self.sessions.counts, "timeline": self.sessions.timeline}
+        status = {
+            "counts": self.sessions.counts,
+            "timeline": self.sessions.timeline,
+            "collections": FULL_COLLECTIONS,
+        }
         self.status_path.write_text(json.dumps(status))
+
+
+FULL_COLLECTIONS: list[float] = []
+"""Seconds each collection of the oldest generation took in the app, in order."""
+
+
+def time_full_collections() -> None:
+    """Note how long each collection of the oldest generation takes."""
+    started = 0.0
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            FULL_COLLECTIONS.append(time.perf_counter() - started)
+
+    gc.callbacks.append(timer)
 
 
 def run_app(options: argparse.Namespace) -> None:
@@ -429,6 +460,7 @@ def run_app(options: argparse.Namespace) -> None:
     sessions = LocalSessions(port=options.port, target=options.target)
     # Every tab's session comes from the local agent.
     connections.sessions = lambda context, namespace: sessions  # type: ignore
+    time_full_collections()
     app = TwoTabApp(
         settings,
         connections=connections,
