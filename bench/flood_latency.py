@@ -99,6 +99,7 @@ def run_scenario(
     target: str,
     keys: int,
     scratch: Path,
+    agent_pid: int,
     profile: Path | None = None,
 ) -> None:
     """Run the app with tab B quiet or flooding, type in tab A, print figures."""
@@ -132,6 +133,7 @@ def run_scenario(
         terminal.drain()
         before = read_status(status)
         running, waiting = scheduler_times(terminal.process.pid)
+        agent_ran, _ = scheduler_times(agent_pid)
         started = time.monotonic()
         try:
             presses = type_lines(terminal, keys)
@@ -139,6 +141,7 @@ def run_scenario(
             raise TimeoutError(f"{error}\n{explain_missing_key(status)}") from None
         elapsed = time.monotonic() - started
         ran, waited = scheduler_times(terminal.process.pid)
+        agent_running, _ = scheduler_times(agent_pid)
         # The app writes its status every half second.
         time.sleep(2 * STATUS_INTERVAL)
         after = read_status(status)
@@ -148,6 +151,7 @@ def run_scenario(
         # that other processes had: both per second of typing.
         figure(f"{name}_app_cpu", (ran - running) / elapsed, "s/s")
         figure(f"{name}_app_runqueue_wait", (waited - waiting) / elapsed, "s/s")
+        figure(f"{name}_agent_cpu", (agent_running - agent_ran) / elapsed, "s/s")
         # Collections of the oldest generation stop the app for their whole
         # length: they show in the tail, not in the median.
         pauses = after.get("collections", [])[len(before.get("collections", [])) :]
@@ -509,6 +513,7 @@ def main() -> None:
                     target=local.target,
                     keys=options.keys,
                     scratch=directory / "app",
+                    agent_pid=local.agent.process.pid,
                     profile=options.profile,
                 )
     finally:
