@@ -9,6 +9,7 @@ builds the app for the CLI and for the tests alike.
 import asyncio
 import contextlib
 import datetime
+import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -109,6 +110,10 @@ class KdebugApp(App[int]):
 
     def on_mount(self) -> None:
         """Open the start context's pods."""
+        # What exists by now (modules, classes, the app's own objects) lives as
+        # long as the process: leaving it out of the collector's full passes
+        # keeps each of them from stopping the app for a tenth of a second.
+        gc.freeze()
         self._start()
 
     def _start_point_found(self, context: str, namespace: str) -> None:
