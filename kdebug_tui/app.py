@@ -74,6 +74,10 @@ class Clock:
         return time.monotonic()
 
 
+YOUNG_COLLECTION_THRESHOLD = 20_000
+"""Objects allocated and not yet freed that start a young garbage collection."""
+
+
 class KdebugApp(App[int]):
     """Browse pods and debug their containers in tabs."""
 
@@ -114,6 +118,11 @@ class KdebugApp(App[int]):
         # long as the process: leaving it out of the collector's full passes
         # keeps each of them from stopping the app for a tenth of a second.
         gc.freeze()
+        # A flood makes and frees thousands of rows per parsed slice; with the
+        # default threshold (700) each slice set off young collections that
+        # moved short-lived rows to the old generation and so brought on full
+        # collections. Above what one slice makes, only real growth counts.
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         self._start()
 
     def _start_point_found(self, context: str, namespace: str) -> None:
