@@ -65,7 +65,7 @@ from kdebug_agent.protocol import (
     PullPolicy,
     SessionRequest,
 )
-from kdebug_tui.app import Clock, KdebugApp
+from kdebug_tui.app import Clock, KdebugApp, tune_garbage_collector
 from kdebug_tui.backend.agents import AgentPod
 from kdebug_tui.backend.connection import MAX_MESSAGE_SIZE
 from kdebug_tui.backend.session import DebugSession, LaunchOptions, SessionState
@@ -472,6 +472,8 @@ def run_app(options: argparse.Namespace) -> None:
         status_path=Path(options.status),
         sessions=sessions,
     )
+    # As `kdebug_tui.app.run_app` does before it runs the app.
+    tune_garbage_collector()
     if not options.profile:
         app.run()
         return
