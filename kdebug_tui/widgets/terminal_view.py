@@ -11,10 +11,10 @@ Output never blocks the UI. ``feed`` only queues bytes in a bounded backlog and
 waits while it is full, which pushes back on the remote; a worker parses the
 backlog in slices, yielding to the event loop between them, and repaints only
 the rows that changed, at most ``FRAME_RATE`` times a second. A view whose
-screen is not shown (a tab in the background) parses only ``BACKGROUND_SLICE``
-bytes a frame: its backlog fills and the remote is slowed by flow control, so
-a program flooding a hidden tab leaves the CPU to the tab the user types in.
-Nothing is dropped; once shown, the view catches up at full speed.
+screen is not shown (a tab in the background) parses one slice a frame, about
+1 MB/s: a flood there fills its backlog and is slowed by flow control, and
+leaves most of the CPU to the tab the user types in. Nothing is dropped; once
+shown, the view catches up at full speed.
 
 Deliberate limits, and what they mean for the user: the cursor is always drawn
 as a block (underlined when the view has no focus), whatever shape the remote
@@ -76,9 +76,6 @@ FRAME_RATE = 60
 
 PARSE_SLICE = 16 * 1024
 """Bytes parsed between two yields to the event loop (about a millisecond)."""
-
-BACKGROUND_SLICE = 4 * 1024
-"""Bytes parsed per frame while the view's screen is not shown: 240 KB/s."""
 
 SYNCHRONIZED_OUTPUT_LIMIT = 0.25
 """Seconds a repaint may be held for synchronized output (?2026) at most."""
@@ -332,17 +329,17 @@ class TerminalView(Widget, can_focus=True):
         self._strips.clear()
         self.refresh()
 
-    def _take_slice(self, limit: int) -> bytes:
-        """Remove up to ``limit`` bytes from the front of the backlog."""
+    def _take_slice(self) -> bytes:
+        """Remove up to ``PARSE_SLICE`` bytes from the front of the backlog."""
         backlog = self._backlog
-        if len(backlog[0]) > limit:
+        if len(backlog[0]) > PARSE_SLICE:
             head = backlog[0]
-            backlog[0] = head[limit:]
-            data = head[:limit]
+            backlog[0] = head[PARSE_SLICE:]
+            data = head[:PARSE_SLICE]
         else:
             parts = [backlog.popleft()]
             size = len(parts[0])
-            while backlog and size + len(backlog[0]) <= limit:
+            while backlog and size + len(backlog[0]) <= PARSE_SLICE:
                 size += len(backlog[0])
                 parts.append(backlog.popleft())
             data = b"".join(parts)
@@ -358,14 +355,13 @@ class TerminalView(Widget, can_focus=True):
                 self._backlog_has_data.clear()
                 self._parsed.set()
                 continue
-            shown = self.is_shown
-            self._parse(self._take_slice(PARSE_SLICE if shown else BACKGROUND_SLICE))
+            self._parse(self._take_slice())
             if self._backlog_size < self._backlog_limit:
                 self._backlog_has_room.set()
             self._schedule_repaint()
             # A hidden view waits a frame, so output the user cannot see costs
             # a bounded share of the CPU; shown again, it goes on within a frame.
-            await asyncio.sleep(0 if shown else 1 / FRAME_RATE)
+            await asyncio.sleep(0 if self.is_shown else 1 / FRAME_RATE)
 
     @property
     def is_shown(self) -> bool:
