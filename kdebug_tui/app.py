@@ -579,7 +579,7 @@ def tune_garbage_collector() -> None:
     which cut their pauses under a flood from up to 440 ms to 54 ms. A flood
     makes and frees thousands of rows in each parsed slice; at the default
     threshold of 700 new objects each slice set off young collections, which
-    moved rows that were about to go to the old generation and so brought on
+    moved rows about to be freed into the old generation, and so brought on
     full collections. Above what one slice makes, only lasting growth counts.
     Both settings are the process's, so the tests, which run many apps in one
     process, leave them alone.
