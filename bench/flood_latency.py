@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import inspect
 import json
 import os
@@ -64,7 +65,7 @@ from kdebug_agent.protocol import (
     PullPolicy,
     SessionRequest,
 )
-from kdebug_tui.app import Clock, KdebugApp
+from kdebug_tui.app import Clock, KdebugApp, tune_garbage_collector
 from kdebug_tui.backend.agents import AgentPod
 from kdebug_tui.backend.connection import MAX_MESSAGE_SIZE
 from kdebug_tui.backend.session import DebugSession, LaunchOptions, SessionState
@@ -98,6 +99,7 @@ def run_scenario(
     target: str,
     keys: int,
     scratch: Path,
+    agent_pid: int,
     profile: Path | None = None,
 ) -> None:
     """Run the app with tab B quiet or flooding, type in tab A, print figures."""
@@ -131,6 +133,7 @@ def run_scenario(
         terminal.drain()
         before = read_status(status)
         running, waiting = scheduler_times(terminal.process.pid)
+        agent_ran, _ = scheduler_times(agent_pid)
         started = time.monotonic()
         try:
             presses = type_lines(terminal, keys)
@@ -138,6 +141,7 @@ def run_scenario(
             raise TimeoutError(f"{error}\n{explain_missing_key(status)}") from None
         elapsed = time.monotonic() - started
         ran, waited = scheduler_times(terminal.process.pid)
+        agent_running, _ = scheduler_times(agent_pid)
         # The app writes its status every half second.
         time.sleep(2 * STATUS_INTERVAL)
         after = read_status(status)
@@ -147,6 +151,13 @@ def run_scenario(
         # that other processes had: both per second of typing.
         figure(f"{name}_app_cpu", (ran - running) / elapsed, "s/s")
         figure(f"{name}_app_runqueue_wait", (waited - waiting) / elapsed, "s/s")
+        figure(f"{name}_agent_cpu", (agent_running - agent_ran) / elapsed, "s/s")
+        # Collections of the oldest generation stop the app for their whole
+        # length: they show in the tail, not in the median.
+        pauses = after.get("collections", [])[len(before.get("collections", [])) :]
+        figure(f"{name}_app_full_collections", len(pauses))
+        if pauses:
+            figure(f"{name}_app_full_collection_max", max(pauses) * 1000, "ms")
         counts, counts_before = after["counts"], before["counts"]
         received = counts.get("flood", 0) - counts_before.get("flood", 0)
         messages = counts.get("flood-messages", 0) - counts_before.get(
@@ -412,8 +423,32 @@ class TwoTabApp(KdebugApp):
 
     def write_status(self) -> None:
         """Tell the benchmark how much each tab has received, and tab A's timeline."""
-        status = {"counts": self.sessions.counts, "timeline": self.sessions.timeline}
+        status = {
+            "counts": self.sessions.counts,
+            "timeline": self.sessions.timeline,
+            "collections": FULL_COLLECTIONS,
+        }
         self.status_path.write_text(json.dumps(status))
+
+
+FULL_COLLECTIONS: list[float] = []
+"""Seconds each collection of the oldest generation took in the app, in order."""
+
+
+def time_full_collections() -> None:
+    """Note how long each collection of the oldest generation takes."""
+    started = 0.0
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            FULL_COLLECTIONS.append(time.perf_counter() - started)
+
+    gc.callbacks.append(timer)
 
 
 def run_app(options: argparse.Namespace) -> None:
@@ -429,6 +464,7 @@ def run_app(options: argparse.Namespace) -> None:
     sessions = LocalSessions(port=options.port, target=options.target)
     # Every tab's session comes from the local agent.
     connections.sessions = lambda context, namespace: sessions  # type: ignore
+    time_full_collections()
     app = TwoTabApp(
         settings,
         connections=connections,
@@ -436,6 +472,8 @@ def run_app(options: argparse.Namespace) -> None:
         status_path=Path(options.status),
         sessions=sessions,
     )
+    # As `kdebug_tui.app.run_app` does before it runs the app.
+    tune_garbage_collector()
     if not options.profile:
         app.run()
         return
@@ -477,6 +515,7 @@ def main() -> None:
                     target=local.target,
                     keys=options.keys,
                     scratch=directory / "app",
+                    agent_pid=local.agent.process.pid,
                     profile=options.profile,
                 )
     finally:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -50,6 +50,13 @@ logger = logging.getLogger(__name__)
 OUTPUT_DRAIN_TIMEOUT = 5.0
 # How long the client has to send its session request after the upgrade.
 REQUEST_TIMEOUT = 10.0
+# While output streams in small pieces (`yes`, a log), it gathers this long
+# before the next read, so it travels in a few large messages instead of
+# thousands of small ones: each message costs the agent and the client more
+# than its bytes do. Output after a pause, such as a key's echo, goes at once.
+GATHER_TIME = 0.002
+# A read this large means the output comes fast enough to fill messages alone.
+GATHER_BELOW = 16384
 
 
 class SessionLogger(logging.LoggerAdapter[logging.Logger]):
@@ -208,12 +215,26 @@ class Session:
             await asyncio.gather(output, errors, client, exited, return_exceptions=True)
 
     async def _pump_output(self, container: DebugContainer) -> None:
-        while data := await container.read():
-            await self._send_output(data, Channel.STDOUT)
+        await self._pump(container.read, Channel.STDOUT)
 
     async def _pump_stderr(self, container: DebugContainer) -> None:
-        while data := await container.read_stderr():
-            await self._send_output(data, Channel.STDERR)
+        await self._pump(container.read_stderr, Channel.STDERR)
+
+    async def _pump(
+        self, read: Callable[[], Awaitable[bytes]], channel: Channel
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time()
+            data = await read()
+            if not data:
+                return
+            # Output that was ready (or nearly) when asked for is a stream: the
+            # next read waits a moment, for more of it to be ready.
+            streaming = loop.time() - asked < GATHER_TIME and len(data) < GATHER_BELOW
+            await self._send_output(data, channel)
+            if streaming:
+                await asyncio.sleep(GATHER_TIME)
 
     async def _send_output(self, data: bytes, channel: Channel) -> None:
         if logger.isEnabledFor(logging.DEBUG):

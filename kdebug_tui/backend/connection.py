@@ -3,6 +3,12 @@
 The port-forward uses the user's own credentials and RBAC; nothing listens on a
 node address. Each connection opens its own port-forward stream (one stream
 carries one TCP connection), and closing the connection closes the stream.
+
+Flow control ends at the Kubernetes client's port-forward thread: it reads the
+API server's WebSocket as fast as it comes and keeps what the local socket has
+not taken yet in memory, without a bound. Output that the app takes in more
+slowly than the debug process writes it (a hidden tab, parsed at a bounded
+rate) therefore grows the client's memory instead of slowing the process.
 """
 
 import asyncio

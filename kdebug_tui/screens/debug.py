@@ -126,11 +126,13 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
             # The view was resized while the session was being opened.
             await self.session.resize(self._terminal_size)
         self.progress.report("agent-session", "Preparing the debug container.")
+        # Looked up once: a flood brings thousands of messages a second.
+        view = self.view
         while True:
             event = await self.session.receive()
             if isinstance(event, OutputReceived):
                 await self._start_running()
-                await self.view.feed(event.data)
+                await view.feed(event.data)
             elif isinstance(event, ProgressReceived):
                 self.progress.report(event.progress.stage, event.progress.message)
                 if event.progress.stage in LAST_STAGES:

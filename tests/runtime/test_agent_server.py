@@ -13,6 +13,8 @@ from websockets.exceptions import InvalidStatus
 
 from cluster import images
 from kdebug_agent.protocol import (
+    Channel,
+    OutputReceived,
     PullPolicy,
     SessionRequest,
     TerminalSize,
@@ -197,6 +199,42 @@ class TestSessions:
         for start in range(0, 200, 10):
             outputs += await asyncio.gather(*(one(i) for i in range(start, start + 10)))
         assert outputs == [f"session-{i}\n".encode() for i in range(200)]
+
+    async def test_a_flood_of_short_lines_on_a_terminal_arrives_whole_and_in_order(
+        self, agent: AgentProcess, busybox_target: RunningTarget
+    ) -> None:
+        # One write per line, as a program on a terminal makes them: the agent
+        # gathers them into fewer messages, and must keep every byte in order.
+        result = await run_session(
+            agent,
+            request(busybox_target, "seq", "1", "60000", tty=True),
+            timeout=120,
+        )
+        assert result.status is not None and result.status.exit_code == 0
+        expected = b"".join(b"%d\r\n" % number for number in range(1, 60001))
+        assert result.output == expected
+
+    async def test_floods_on_stdout_and_stderr_each_arrive_whole_and_in_order(
+        self, agent: AgentProcess, busybox_target: RunningTarget
+    ) -> None:
+        script = "seq 1 30000 & seq 30001 60000 >&2; wait"
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", "-c", script)
+        )
+        streams: dict[Channel, bytes] = {Channel.STDOUT: b"", Channel.STDERR: b""}
+        async with websocket:
+            await websocket.send(protocol.close_stdin())
+            async with asyncio.timeout(120):
+                async for message in websocket:
+                    for event in protocol.receive(message):
+                        if isinstance(event, OutputReceived):
+                            streams[event.channel] += event.data
+        assert streams[Channel.STDOUT] == b"".join(
+            b"%d\n" % number for number in range(1, 30001)
+        )
+        assert streams[Channel.STDERR] == b"".join(
+            b"%d\n" % number for number in range(30001, 60001)
+        )
 
     async def test_twenty_concurrent_sessions_all_complete_correctly(
         self, agent: AgentProcess, busybox_target: RunningTarget

@@ -13,6 +13,8 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Label
 
 from kdebug_tui.widgets import TerminalView
 from tests.unit.test_terminal_captured import SESSIONS, load_session, normalised
@@ -163,6 +165,67 @@ class TestBackPressure:
             await pilot.pause()
             await view.feed(b"x" * 64)
             await asyncio.wait_for(view.feed(b"more"), timeout=30)
+
+
+class ViewScreen(Screen[None]):
+    """A screen holding only the given view, as a debug tab's screen does."""
+
+    def __init__(self, view: TerminalView) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+
+
+class TabsHost(TerminalHost):
+    """An app with the view in a mode of its own, as the app keeps its tabs."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("elsewhere")
+
+    def on_mount(self) -> None:
+        self.add_mode("tab", lambda: ViewScreen(self.view))
+        self.add_mode("other", Screen)
+
+
+class TestHiddenView:
+    """A view whose tab is hidden takes all output, slowly, and shows it once shown."""
+
+    async def test_a_flood_into_a_hidden_view_is_kept_whole_and_in_order(
+        self,
+    ) -> None:
+        """Nothing is lost or reordered, and the backlog stays at its limit."""
+        view = TerminalView(backlog_limit=1024)
+        app = TabsHost(view)
+        lines = [f"line {number:05}".encode() for number in range(3000)]
+        async with app.run_test(size=(40, 8)) as pilot:
+            # Show the tab once so the view gets its size, then hide it.
+            await app.switch_mode("tab")
+            await pilot.pause()
+            await app.switch_mode("other")
+            await pilot.pause()
+            assert not view.is_shown
+
+            # A remote flooding the hidden tab, one line a message.
+            largest = 0
+            for line in lines:
+                await view.feed(line + b"\r\n")
+                largest = max(largest, view.backlog_size)
+            await asyncio.wait_for(view.drain(), timeout=60)
+            assert largest <= 1024 + len(lines[0]) + 2
+
+            screen = view.terminal.screen
+            kept = [line.text.rstrip() for line in screen.history]
+            kept += [row.text.rstrip() for row in screen.rows]
+            assert kept[: len(lines)] == [line.decode() for line in lines]
+
+            # Shown again, the view paints the end of the flood.
+            await app.switch_mode("tab")
+            assert view.is_shown
+            await pilot.pause(0.05)
+            rows = [view.render_line(y).text.rstrip() for y in range(8)]
+            assert rows[-2:] == ["line 02999", ""]
 
 
 class TestParserFailure:
