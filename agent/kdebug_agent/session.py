@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 OUTPUT_DRAIN_TIMEOUT = 5.0
 # How long the client has to send its session request after the upgrade.
 REQUEST_TIMEOUT = 10.0
+REQUEST_TIMEOUT_MESSAGE = f"No session request arrived within {REQUEST_TIMEOUT:.0f} s."
 
 
 class SessionLogger(logging.LoggerAdapter[logging.Logger]):
@@ -91,8 +92,15 @@ class Session:
         """Serve the session; returns once everything it created is removed."""
         try:
             request = await self._receive_request()
-        except (ProtocolError, TimeoutError) as error:
+        except ProtocolError as error:
+            self._log.warning("The client sent a malformed session request: %s", error)
             await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
+            return
+        except TimeoutError:
+            self._log.warning("The client sent no session request; it is refused.")
+            await self._finish(
+                Status.failed(FailureReason.BAD_REQUEST, REQUEST_TIMEOUT_MESSAGE)
+            )
             return
         except ConnectionClosed:
             return
@@ -191,8 +199,7 @@ class Session:
                 if not exited.done():
                     return "client disconnected"
             if not exited.done():
-                # The input pump ended on a protocol error; it already reported it.
-                return "failed: BadRequest"
+                return await self._input_failed(client)
             exit_code = exited.result()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
@@ -246,6 +253,20 @@ class Session:
             return
         self._client_ended = True
         self._client_gone.set()
+
+    async def _input_failed(self, client: "asyncio.Task[None]") -> str:
+        failure = client.exception()
+        if failure is None:
+            # The input pump ended on a protocol error; it already reported it.
+            return "failed: BadRequest"
+        # Whatever broke, the client must still learn that the session is over.
+        self._log.error("Relaying the client's input failed.", exc_info=failure)
+        await self._finish(
+            Status.failed(
+                FailureReason.INTERNAL, f"The agent could not relay input: {failure}"
+            )
+        )
+        return "internal error"
 
     async def _progress(self, stage: str, message: str) -> None:
         if self._client_gone.is_set():

@@ -13,6 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from cluster import images
 from kdebug_agent.protocol import (
+    ClientSideSession,
     PullPolicy,
     SessionRequest,
     TerminalSize,
@@ -22,6 +23,7 @@ from tests.runtime.agent_process import (
     TOKEN,
     AgentProcess,
     collect,
+    connect_agent,
     open_session,
     run_session,
     running_agent,
@@ -300,6 +302,54 @@ class TestRefusals:
         wait_for(
             lambda: containerd.container_ids() == before, 10, "the container is gone"
         )
+
+
+class TestMalformedInput:
+    async def test_a_request_nested_too_deeply_gets_a_bad_request_status(
+        self, agent: AgentProcess, containerd: ContainerdDaemon
+    ) -> None:
+        before = settled_containers(containerd)
+        protocol = ClientSideSession(request("abc", "true"))
+        async with await connect_agent(agent) as websocket:
+            await websocket.send("[" * 100_000)
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert "nested too deeply" in result.status.message
+        assert containerd.container_ids() == before
+        assert "RecursionError" not in agent.log_text()
+
+    async def test_a_resize_nested_too_deeply_ends_the_session_with_a_status(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        async with websocket:
+            await websocket.send(protocol.send_input(b"echo ready\r"))
+            await asyncio.wait_for(collect(websocket, protocol, until=b"ready"), 30)
+            await websocket.send(b"\x04" + b"[" * 100_000)
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert "nested too deeply" in result.status.message
+        wait_for(
+            lambda: containerd.container_ids() == before, 10, "the container is gone"
+        )
+
+    async def test_no_request_within_ten_seconds_gets_a_status_that_says_so(
+        self, agent: AgentProcess
+    ) -> None:
+        protocol = ClientSideSession(request("abc", "true"))
+        async with await connect_agent(agent) as websocket:
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert result.status.message == "No session request arrived within 10 s."
 
 
 class TestCleanup:
