@@ -12,6 +12,7 @@ import http
 import json
 import logging
 import time
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -40,6 +41,21 @@ logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 3.0
 # Terminal output arrives in chunks of at most 64 KiB; client frames are tiny.
 MAX_MESSAGE_SIZE = 1 << 20
+
+
+class ConnectionLogger(logging.LoggerAdapter[logging.Logger]):
+    """Moves the websockets library's INFO lines to DEBUG.
+
+    The library logs every plain request and every closed connection at INFO;
+    the readiness probe alone makes two such lines a second, which would bury
+    the agent's own session lines. Its warnings and errors keep their level.
+    """
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log as the wrapped logger does, with INFO demoted to DEBUG."""
+        if level == logging.INFO:
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
 
 
 class AgentServer:
@@ -86,6 +102,7 @@ class AgentServer:
             self.settings.host,
             self.settings.port,
             process_request=self._process_request,
+            logger=ConnectionLogger(logging.getLogger("websockets.server")),
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             compression=None,
             max_size=MAX_MESSAGE_SIZE,

@@ -460,6 +460,25 @@ class TestCleanup:
         assert containerd.container_ids() == before
 
 
+class TestAgentLog:
+    async def test_probes_leave_no_info_lines_while_sessions_still_do(
+        self,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+        tmp_path: Path,
+    ) -> None:
+        with running_agent(containerd.address, tmp_path, agent_id="quiet") as quiet:
+            for _ in range(3):
+                url = f"http://127.0.0.1:{quiet.port}/healthz"
+                with urllib.request.urlopen(url) as answer:
+                    assert answer.status == 200
+            await run_session(quiet, request(busybox_target, "true"))
+            wait_for(lambda: "is removed" in quiet.log_text(), 10, "cleanup is logged")
+        lines = quiet.log_text().splitlines()
+        assert [line for line in lines if " INFO websockets" in line] == []
+        assert any("The debug container" in line for line in lines)
+
+
 class TestAudit:
     async def test_each_session_leaves_a_start_and_an_end_line_without_secrets(
         self, agent: AgentProcess, busybox_target: RunningTarget
