@@ -399,6 +399,46 @@ class TestCleanup:
             assert "Removed 1 debug containers" in heir.log_text()
         assert containerd.container_ids() == before
 
+    async def test_a_running_agent_removes_a_killed_agents_orphan_at_a_session(
+        self,
+        agent: AgentProcess,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+    ) -> None:
+        before = settled_containers(containerd)
+        # Agents on one node share the host's state directory.
+        doomed = start_agent(
+            containerd.address, agent.state_dir.parent, agent_id="killed"
+        )
+        shell = request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        websocket, protocol = await open_session(doomed, shell)
+        await websocket.send(protocol.send_input(b"echo up\r"))
+        await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+        doomed.process.kill()
+        doomed.process.wait()
+        websocket.transport.abort()
+        orphans = set(containerd.container_ids()) - set(before)
+        assert len(orphans) == 1
+
+        websocket, protocol = await open_session(agent, shell)
+        async with websocket:
+            await websocket.send(protocol.send_input(b"echo up\r"))
+            await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+            wait_for(
+                lambda: not orphans & set(containerd.container_ids()),
+                10,
+                "the killed agent's debug container is removed",
+            )
+            # The live agent's own container is untouched by its sweep.
+            await websocket.send(protocol.send_input(b"echo still\r"))
+            seen = await asyncio.wait_for(
+                collect(websocket, protocol, until=b"still"), 10
+            )
+            assert b"still" in seen.output
+            await websocket.send(protocol.send_input(b"exit\r"))
+            await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert "Removed 1 debug containers" in agent.log_text()
+
     async def test_a_live_agents_containers_survive_another_agents_start(
         self,
         agent: AgentProcess,
