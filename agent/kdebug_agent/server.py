@@ -25,6 +25,7 @@ from kdebug_agent.errors import RuntimeUnavailable
 from kdebug_agent.owners import OwnerLock
 from kdebug_agent.protocol import (
     AUTHORIZATION_HEADER,
+    MAX_FRAME_SIZE,
     PROTOCOL_HEADER,
     SESSION_PATH,
     SUBPROTOCOL,
@@ -39,8 +40,10 @@ from kdebug_agent.session import Session
 logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 3.0
-# Terminal output arrives in chunks of at most 64 KiB; client frames are tiny.
-MAX_MESSAGE_SIZE = 1 << 20
+# Messages up to this size reach the session, which refuses those over
+# MAX_FRAME_SIZE with a status; bigger ones make websockets fail the connection
+# (close code 1009) before they are buffered, and no status can follow.
+CONNECTION_MESSAGE_LIMIT = 4 * MAX_FRAME_SIZE
 # How often a running agent looks for debug containers of agents that died,
 # besides at start-up and when a session starts: a reused agent may run for
 # hours while a killed neighbour's containers wait for a clean-up.
@@ -102,7 +105,7 @@ class AgentServer:
             logger=ConnectionLogger(logging.getLogger("websockets.server")),
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             compression=None,
-            max_size=MAX_MESSAGE_SIZE,
+            max_size=CONNECTION_MESSAGE_LIMIT,
             ping_interval=20,
             ping_timeout=20,
         )

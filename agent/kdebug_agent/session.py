@@ -15,6 +15,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from kdebug_agent.audit import AuditLog
@@ -85,6 +86,7 @@ class Session:
         self._container: DebugContainer | None = None
         self._client_gone = asyncio.Event()
         self._client_ended = False
+        self._client_misbehaved = False
         self._finished = False
         self._log = SessionLogger(logger, {"session": self.id, "target": "-"})
 
@@ -188,6 +190,10 @@ class Session:
                 # A clean close is the user closing the tab: no grace time.
                 self._log.info("The client ended the session.")
                 return "ended by the client"
+            if not exited.done() and self._client_misbehaved:
+                # Checked before the grace time: a client that sent garbage is
+                # not coming back, even if sending output has failed since.
+                return "failed: BadRequest"
             if not exited.done() and self._client_gone.is_set():
                 # The client vanished: keep the process for the grace time, so a
                 # flaky network costs the user nothing if the process ends anyway.
@@ -245,9 +251,19 @@ class Session:
                         await container.close_stdin()
         except ProtocolError as error:
             self._log.warning("The client sent a malformed frame: %s", error)
+            self._client_misbehaved = True
             await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
             return
-        except ConnectionClosed:
+        except ConnectionClosed as error:
+            if error.sent is not None and error.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                # websockets failed the connection itself, so no status can go.
+                self._log.warning(
+                    "The client sent a message too big to receive; the connection "
+                    "is closed: %s",
+                    error.sent.reason,
+                )
+                self._client_misbehaved = True
+                return
             # Dropped without a closing handshake: the grace time applies.
             self._client_gone.set()
             return

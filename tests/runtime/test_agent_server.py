@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from cluster import images
 from kdebug_agent.protocol import (
@@ -340,6 +340,58 @@ class TestMalformedInput:
         wait_for(
             lambda: containerd.container_ids() == before, 10, "the container is gone"
         )
+
+    async def test_a_frame_over_one_mib_ends_the_session_at_once_with_a_status(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        async with websocket:
+            await websocket.send(protocol.send_input(b"echo ready\r"))
+            await asyncio.wait_for(collect(websocket, protocol, until=b"ready"), 30)
+            await websocket.send(protocol.send_input(b"x" * (2 << 20)))
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+            sent_at = time.monotonic()
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert "too big" in result.status.message
+        wait_for(
+            lambda: containerd.container_ids() == before,
+            GRACE,
+            "the debug container is removed before the grace time ends",
+        )
+        assert time.monotonic() - sent_at < GRACE
+
+    async def test_a_frame_too_big_to_receive_closes_with_1009_and_no_grace_time(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        await websocket.send(protocol.send_input(b"echo ready\r"))
+        await asyncio.wait_for(collect(websocket, protocol, until=b"ready"), 30)
+        # The agent drops the connection while the frame is still being sent,
+        # so no closing handshake is left to do on this side.
+        with pytest.raises(ConnectionClosedError):
+            await websocket.send(protocol.send_input(b"x" * (8 << 20)))
+            await asyncio.wait_for(collect(websocket, protocol), 30)
+        sent_at = time.monotonic()
+        assert websocket.close_code == 1009
+        wait_for(
+            lambda: containerd.container_ids() == before,
+            GRACE,
+            "the debug container is removed before the grace time ends",
+        )
+        assert time.monotonic() - sent_at < GRACE
 
     async def test_no_request_within_ten_seconds_gets_a_status_that_says_so(
         self, agent: AgentProcess

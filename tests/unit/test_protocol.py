@@ -5,6 +5,7 @@ import json
 import pytest
 
 from kdebug_agent.protocol import (
+    MAX_FRAME_SIZE,
     AgentSideSession,
     Channel,
     ClientSideSession,
@@ -189,6 +190,12 @@ class TestSessionMachines:
         _, agent = _open_pair()
         with pytest.raises(ProtocolError, match="Width and Height"):
             agent.receive(encode_frame(Channel.RESIZE, b'{"Width": -1}'))
+
+    def test_a_frame_over_the_size_limit_is_refused_as_too_big(self) -> None:
+        client, agent = _open_pair()
+        assert agent.receive(client.send_input(b"x" * (MAX_FRAME_SIZE - 1)))
+        with pytest.raises(ProtocolError, match="too big"):
+            agent.receive(client.send_input(b"x" * MAX_FRAME_SIZE))
 
     def test_a_resize_nested_too_deeply_is_refused_as_malformed(self) -> None:
         _, agent = _open_pair()
