@@ -9,9 +9,15 @@ are orphans without trusting any clock or process id.
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+
+# Another agent checking this lock holds it for a moment and may unlink the
+# file just created; a few retries tell that from a second agent with our id.
+ACQUIRE_ATTEMPTS = 50
+ACQUIRE_RETRY_DELAY = 0.01
 
 
 class OwnerLock:
@@ -23,12 +29,22 @@ class OwnerLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Create and lock this agent's file; held until `release` or death."""
+        """Create and lock this agent's file; held until `release` or death.
+
+        Raises:
+            BlockingIOError: another live agent holds a lock with this id.
+        """
         self._directory.mkdir(parents=True, exist_ok=True)
         path = self._path(self._agent_id)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._fd = fd
+        for attempt in range(ACQUIRE_ATTEMPTS):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            if _locked_in_place(fd, path):
+                self._fd = fd
+                return
+            os.close(fd)
+            if attempt + 1 < ACQUIRE_ATTEMPTS:
+                time.sleep(ACQUIRE_RETRY_DELAY)
+        raise BlockingIOError(f"Another agent holds the lock {path}.")
 
     def release(self) -> None:
         """Drop the lock and remove the file."""
@@ -62,3 +78,20 @@ class OwnerLock:
 
     def _path(self, agent_id: str) -> Path:
         return self._directory / f"{agent_id}.lock"
+
+
+def _locked_in_place(fd: int, path: Path) -> bool:
+    """Lock `fd` and tell whether it is still the file at `path`.
+
+    A checker that found the file unlocked, between its creation and the lock,
+    took its owner for dead and unlinked it; a lock on that file would then be
+    invisible, and the agent's containers would pass for orphans.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False

@@ -12,6 +12,7 @@ import http
 import json
 import logging
 import time
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -24,6 +25,7 @@ from kdebug_agent.errors import RuntimeUnavailable
 from kdebug_agent.owners import OwnerLock
 from kdebug_agent.protocol import (
     AUTHORIZATION_HEADER,
+    MAX_FRAME_SIZE,
     PROTOCOL_HEADER,
     SESSION_PATH,
     SUBPROTOCOL,
@@ -38,8 +40,29 @@ from kdebug_agent.session import Session
 logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 3.0
-# Terminal output arrives in chunks of at most 64 KiB; client frames are tiny.
-MAX_MESSAGE_SIZE = 1 << 20
+# Messages up to this size reach the session, which refuses those over
+# MAX_FRAME_SIZE with a status; bigger ones make websockets fail the connection
+# (close code 1009) before they are buffered, and no status can follow.
+CONNECTION_MESSAGE_LIMIT = 4 * MAX_FRAME_SIZE
+# How often a running agent looks for debug containers of agents that died,
+# besides at start-up and when a session starts: a reused agent may run for
+# hours while a killed neighbour's containers wait for a clean-up.
+ORPHAN_SWEEP_INTERVAL = 60.0
+
+
+class ConnectionLogger(logging.LoggerAdapter[logging.Logger]):
+    """Moves the websockets library's INFO lines to DEBUG.
+
+    The library logs every plain request and every closed connection at INFO;
+    the readiness probe alone makes two such lines a second, which would bury
+    the agent's own session lines. Its warnings and errors keep their level.
+    """
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log as the wrapped logger does, with INFO demoted to DEBUG."""
+        if level == logging.INFO:
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
 
 
 class AgentServer:
@@ -61,6 +84,9 @@ class AgentServer:
         self._idle_since = time.monotonic()
         self._server: Server | None = None
         self._stopped = asyncio.Event()
+        self._sweep: asyncio.Task[None] | None = None
+        self._sweep_wanted = False
+        self._last_sweep = time.monotonic()
 
     @property
     def port(self) -> int:
@@ -70,25 +96,16 @@ class AgentServer:
 
     async def start(self) -> None:
         """Remove orphans of dead agents, then listen."""
-        for name, runtime in self._runtimes.items():
-            removed = await runtime.remove_orphans(
-                owner_alive=self._owner_lock.owner_alive
-            )
-            if removed:
-                logger.info(
-                    "Removed %d debug containers left on %s by agents that died: %s.",
-                    len(removed),
-                    name,
-                    ", ".join(removed),
-                )
+        await self._remove_orphans()
         self._server = await serve(
             self._handle,
             self.settings.host,
             self.settings.port,
             process_request=self._process_request,
+            logger=ConnectionLogger(logging.getLogger("websockets.server")),
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             compression=None,
-            max_size=MAX_MESSAGE_SIZE,
+            max_size=CONNECTION_MESSAGE_LIMIT,
             ping_interval=20,
             ping_timeout=20,
         )
@@ -105,6 +122,8 @@ class AgentServer:
         while not self._stopped.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), timeout=1.0)
+            if time.monotonic() - self._last_sweep >= ORPHAN_SWEEP_INTERVAL:
+                self._sweep_orphans_soon()
             idle = time.monotonic() - self._idle_since
             idle_timeout = self.settings.idle_timeout
             if idle_timeout > 0 and not self._sessions and idle >= idle_timeout:
@@ -129,10 +148,46 @@ class AgentServer:
                 await session.announce_shutdown()
                 task.cancel()
         await asyncio.gather(*self._sessions.values(), return_exceptions=True)
+        if self._sweep is not None:
+            self._sweep.cancel()
+            await asyncio.gather(self._sweep, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
         for runtime in self._runtimes.values():
             await runtime.close()
+
+    async def _remove_orphans(self) -> None:
+        self._last_sweep = time.monotonic()
+        for name, runtime in self._runtimes.items():
+            removed = await runtime.remove_orphans(
+                owner_alive=self._owner_lock.owner_alive
+            )
+            if removed:
+                logger.info(
+                    "Removed %d debug containers left on %s by agents that died: %s.",
+                    len(removed),
+                    name,
+                    ", ".join(removed),
+                )
+
+    def _sweep_orphans_soon(self) -> None:
+        """Look for orphans in the background, once more if a sweep is running."""
+        self._sweep_wanted = True
+        if self._sweep is None or self._sweep.done():
+            self._sweep = asyncio.create_task(self._sweep_orphans())
+
+    async def _sweep_orphans(self) -> None:
+        # A request that arrives during a sweep may follow an agent's death
+        # that the sweep's listing missed, so it gets a sweep of its own.
+        while self._sweep_wanted:
+            self._sweep_wanted = False
+            try:
+                await self._remove_orphans()
+            except Exception:
+                logger.exception(
+                    "Looking for debug containers of dead agents failed; "
+                    "the next sweep tries again."
+                )
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -203,6 +258,8 @@ class AgentServer:
         task = asyncio.current_task()
         assert task is not None
         self._sessions[session] = task
+        # Never delays the session: the sweep touches only dead agents' objects.
+        self._sweep_orphans_soon()
         try:
             await session.run()
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from kdebug_agent.audit import AuditLog
@@ -57,6 +58,7 @@ REQUEST_TIMEOUT = 10.0
 GATHER_TIME = 0.002
 # A read this large means the output comes fast enough to fill messages alone.
 GATHER_BELOW = 16384
+REQUEST_TIMEOUT_MESSAGE = f"No session request arrived within {REQUEST_TIMEOUT:.0f} s."
 
 
 class SessionLogger(logging.LoggerAdapter[logging.Logger]):
@@ -91,6 +93,7 @@ class Session:
         self._container: DebugContainer | None = None
         self._client_gone = asyncio.Event()
         self._client_ended = False
+        self._client_misbehaved = False
         self._finished = False
         self._log = SessionLogger(logger, {"session": self.id, "target": "-"})
 
@@ -98,8 +101,15 @@ class Session:
         """Serve the session; returns once everything it created is removed."""
         try:
             request = await self._receive_request()
-        except (ProtocolError, TimeoutError) as error:
+        except ProtocolError as error:
+            self._log.warning("The client sent a malformed session request: %s", error)
             await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
+            return
+        except TimeoutError:
+            self._log.warning("The client sent no session request; it is refused.")
+            await self._finish(
+                Status.failed(FailureReason.BAD_REQUEST, REQUEST_TIMEOUT_MESSAGE)
+            )
             return
         except ConnectionClosed:
             return
@@ -187,6 +197,10 @@ class Session:
                 # A clean close is the user closing the tab: no grace time.
                 self._log.info("The client ended the session.")
                 return "ended by the client"
+            if not exited.done() and self._client_misbehaved:
+                # Checked before the grace time: a client that sent garbage is
+                # not coming back, even if sending output has failed since.
+                return "failed: BadRequest"
             if not exited.done() and self._client_gone.is_set():
                 # The client vanished: keep the process for the grace time, so a
                 # flaky network costs the user nothing if the process ends anyway.
@@ -198,8 +212,7 @@ class Session:
                 if not exited.done():
                     return "client disconnected"
             if not exited.done():
-                # The input pump ended on a protocol error; it already reported it.
-                return "failed: BadRequest"
+                return await self._input_failed(client)
             exit_code = exited.result()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
@@ -259,14 +272,38 @@ class Session:
                         await container.close_stdin()
         except ProtocolError as error:
             self._log.warning("The client sent a malformed frame: %s", error)
+            self._client_misbehaved = True
             await self._finish(Status.failed(FailureReason.BAD_REQUEST, str(error)))
             return
-        except ConnectionClosed:
+        except ConnectionClosed as error:
+            if error.sent is not None and error.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                # websockets failed the connection itself, so no status can go.
+                self._log.warning(
+                    "The client sent a message too big to receive; the connection "
+                    "is closed: %s",
+                    error.sent.reason,
+                )
+                self._client_misbehaved = True
+                return
             # Dropped without a closing handshake: the grace time applies.
             self._client_gone.set()
             return
         self._client_ended = True
         self._client_gone.set()
+
+    async def _input_failed(self, client: "asyncio.Task[None]") -> str:
+        failure = client.exception()
+        if failure is None:
+            # The input pump ended on a protocol error; it already reported it.
+            return "failed: BadRequest"
+        # Whatever broke, the client must still learn that the session is over.
+        self._log.error("Relaying the client's input failed.", exc_info=failure)
+        await self._finish(
+            Status.failed(
+                FailureReason.INTERNAL, f"The agent could not relay input: {failure}"
+            )
+        )
+        return "internal error"
 
     async def _progress(self, stage: str, message: str) -> None:
         if self._client_gone.is_set():

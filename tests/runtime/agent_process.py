@@ -137,7 +137,17 @@ async def open_session(
     version: str = "1",
 ) -> tuple[ClientConnection, ClientSideSession]:
     """Connect and send the session request."""
-    websocket = await connect(
+    websocket = await connect_agent(agent, token=token, version=version)
+    protocol = ClientSideSession(request)
+    await websocket.send(protocol.opening_message())
+    return websocket, protocol
+
+
+async def connect_agent(
+    agent: AgentProcess, *, token: str = TOKEN, version: str = "1"
+) -> ClientConnection:
+    """Upgrade to a session connection without sending anything yet."""
+    return await connect(
         agent.url,
         subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
         additional_headers={
@@ -145,10 +155,10 @@ async def open_session(
             PROTOCOL_HEADER: version,
         },
         compression=None,
+        # Big enough for the tests' oversized frames; the agent's limit is the
+        # one under test.
+        max_size=None,
     )
-    protocol = ClientSideSession(request)
-    await websocket.send(protocol.opening_message())
-    return websocket, protocol
 
 
 @dataclasses.dataclass

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from cluster import images
 from kdebug_agent.protocol import (
     Channel,
+    ClientSideSession,
     OutputReceived,
     PullPolicy,
     SessionRequest,
@@ -24,6 +25,7 @@ from tests.runtime.agent_process import (
     TOKEN,
     AgentProcess,
     collect,
+    connect_agent,
     open_session,
     run_session,
     running_agent,
@@ -340,6 +342,106 @@ class TestRefusals:
         )
 
 
+class TestMalformedInput:
+    async def test_a_request_nested_too_deeply_gets_a_bad_request_status(
+        self, agent: AgentProcess, containerd: ContainerdDaemon
+    ) -> None:
+        before = settled_containers(containerd)
+        protocol = ClientSideSession(request("abc", "true"))
+        async with await connect_agent(agent) as websocket:
+            await websocket.send("[" * 100_000)
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert "nested too deeply" in result.status.message
+        assert containerd.container_ids() == before
+        assert "RecursionError" not in agent.log_text()
+
+    async def test_a_resize_nested_too_deeply_ends_the_session_with_a_status(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        async with websocket:
+            await websocket.send(protocol.send_input(b"echo ready\r"))
+            await asyncio.wait_for(collect(websocket, protocol, until=b"ready"), 30)
+            await websocket.send(b"\x04" + b"[" * 100_000)
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert "nested too deeply" in result.status.message
+        wait_for(
+            lambda: containerd.container_ids() == before, 10, "the container is gone"
+        )
+
+    async def test_a_frame_over_one_mib_ends_the_session_at_once_with_a_status(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        async with websocket:
+            await websocket.send(protocol.send_input(b"echo ready\r"))
+            await asyncio.wait_for(collect(websocket, protocol, until=b"ready"), 30)
+            await websocket.send(protocol.send_input(b"x" * (2 << 20)))
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+            sent_at = time.monotonic()
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert "too big" in result.status.message
+        wait_for(
+            lambda: containerd.container_ids() == before,
+            GRACE,
+            "the debug container is removed before the grace time ends",
+        )
+        assert time.monotonic() - sent_at < GRACE
+
+    async def test_a_frame_too_big_to_receive_closes_with_1009_and_no_grace_time(
+        self,
+        agent: AgentProcess,
+        busybox_target: RunningTarget,
+        containerd: ContainerdDaemon,
+    ) -> None:
+        before = settled_containers(containerd)
+        websocket, protocol = await open_session(
+            agent, request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        )
+        await websocket.send(protocol.send_input(b"echo ready\r"))
+        await asyncio.wait_for(collect(websocket, protocol, until=b"ready"), 30)
+        # The agent drops the connection while the frame is still being sent,
+        # so no closing handshake is left to do on this side.
+        with pytest.raises(ConnectionClosedError):
+            await websocket.send(protocol.send_input(b"x" * (8 << 20)))
+            await asyncio.wait_for(collect(websocket, protocol), 30)
+        sent_at = time.monotonic()
+        assert websocket.close_code == 1009
+        wait_for(
+            lambda: containerd.container_ids() == before,
+            GRACE,
+            "the debug container is removed before the grace time ends",
+        )
+        assert time.monotonic() - sent_at < GRACE
+
+    async def test_no_request_within_ten_seconds_gets_a_status_that_says_so(
+        self, agent: AgentProcess
+    ) -> None:
+        protocol = ClientSideSession(request("abc", "true"))
+        async with await connect_agent(agent) as websocket:
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert result.status.reason == "BadRequest"
+        assert result.status.message == "No session request arrived within 10 s."
+
+
 class TestCleanup:
     async def test_a_vanished_client_leaves_nothing_after_the_grace_time(
         self,
@@ -386,6 +488,46 @@ class TestCleanup:
         with running_agent(containerd.address, tmp_path, agent_id="heir") as heir:
             assert "Removed 1 debug containers" in heir.log_text()
         assert containerd.container_ids() == before
+
+    async def test_a_running_agent_removes_a_killed_agents_orphan_at_a_session(
+        self,
+        agent: AgentProcess,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+    ) -> None:
+        before = settled_containers(containerd)
+        # Agents on one node share the host's state directory.
+        doomed = start_agent(
+            containerd.address, agent.state_dir.parent, agent_id="killed"
+        )
+        shell = request(busybox_target, "sh", tty=True, size=TerminalSize(80, 24))
+        websocket, protocol = await open_session(doomed, shell)
+        await websocket.send(protocol.send_input(b"echo up\r"))
+        await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+        doomed.process.kill()
+        doomed.process.wait()
+        websocket.transport.abort()
+        orphans = set(containerd.container_ids()) - set(before)
+        assert len(orphans) == 1
+
+        websocket, protocol = await open_session(agent, shell)
+        async with websocket:
+            await websocket.send(protocol.send_input(b"echo up\r"))
+            await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+            wait_for(
+                lambda: not orphans & set(containerd.container_ids()),
+                10,
+                "the killed agent's debug container is removed",
+            )
+            # The live agent's own container is untouched by its sweep.
+            await websocket.send(protocol.send_input(b"echo still\r"))
+            seen = await asyncio.wait_for(
+                collect(websocket, protocol, until=b"still"), 10
+            )
+            assert b"still" in seen.output
+            await websocket.send(protocol.send_input(b"exit\r"))
+            await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert "Removed 1 debug containers" in agent.log_text()
 
     async def test_a_live_agents_containers_survive_another_agents_start(
         self,
@@ -446,6 +588,25 @@ class TestCleanup:
 
         assert asyncio.run(scenario()) == "AgentShutdown"
         assert containerd.container_ids() == before
+
+
+class TestAgentLog:
+    async def test_probes_leave_no_info_lines_while_sessions_still_do(
+        self,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+        tmp_path: Path,
+    ) -> None:
+        with running_agent(containerd.address, tmp_path, agent_id="quiet") as quiet:
+            for _ in range(3):
+                url = f"http://127.0.0.1:{quiet.port}/healthz"
+                with urllib.request.urlopen(url) as answer:
+                    assert answer.status == 200
+            await run_session(quiet, request(busybox_target, "true"))
+            wait_for(lambda: "is removed" in quiet.log_text(), 10, "cleanup is logged")
+        lines = quiet.log_text().splitlines()
+        assert [line for line in lines if " INFO websockets" in line] == []
+        assert any("The debug container" in line for line in lines)
 
 
 class TestAudit:

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from kdebug_agent.protocol import (
+    MAX_FRAME_SIZE,
     AgentSideSession,
     Channel,
     ClientSideSession,
@@ -106,6 +107,10 @@ class TestSessionRequest:
         with pytest.raises(ProtocolError, match="not valid JSON"):
             SessionRequest.from_json(b"\xff\xfe")
 
+    def test_a_request_nested_too_deeply_is_refused_as_malformed(self) -> None:
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            SessionRequest.from_json("[" * 100_000)
+
 
 class TestStatus:
     def test_an_exit_code_travels_as_kubernetes_does_it(self) -> None:
@@ -185,6 +190,17 @@ class TestSessionMachines:
         _, agent = _open_pair()
         with pytest.raises(ProtocolError, match="Width and Height"):
             agent.receive(encode_frame(Channel.RESIZE, b'{"Width": -1}'))
+
+    def test_a_frame_over_the_size_limit_is_refused_as_too_big(self) -> None:
+        client, agent = _open_pair()
+        assert agent.receive(client.send_input(b"x" * (MAX_FRAME_SIZE - 1)))
+        with pytest.raises(ProtocolError, match="too big"):
+            agent.receive(client.send_input(b"x" * MAX_FRAME_SIZE))
+
+    def test_a_resize_nested_too_deeply_is_refused_as_malformed(self) -> None:
+        _, agent = _open_pair()
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            agent.receive(encode_frame(Channel.RESIZE, b"[" * 100_000))
 
     def test_nothing_may_follow_the_final_status(self) -> None:
         client, agent = _open_pair()

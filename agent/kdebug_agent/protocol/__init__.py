@@ -10,7 +10,12 @@ from kdebug_agent.protocol.errors import (
     ProtocolError,
     UnsupportedProtocolVersion,
 )
-from kdebug_agent.protocol.framing import Channel, decode_frame, encode_frame
+from kdebug_agent.protocol.framing import (
+    MAX_FRAME_SIZE,
+    Channel,
+    decode_frame,
+    encode_frame,
+)
 from kdebug_agent.protocol.messages import (
     AUTHORIZATION_HEADER,
     CONTAINER_LABEL,
@@ -47,6 +52,7 @@ from kdebug_agent.protocol.session import (
 __all__ = [
     "AUTHORIZATION_HEADER",
     "CONTAINER_LABEL",
+    "MAX_FRAME_SIZE",
     "NAMESPACE_LABEL",
     "POD_LABEL",
     "PROTOCOL_HEADER",

@@ -23,6 +23,12 @@ class Channel(enum.IntEnum):
     CLOSE = 255
 
 
+# The largest client message a session accepts. Terminal output travels in
+# chunks of at most 64 KiB and client frames are tiny, so a bigger one is a bug
+# or an attack, and ends the session.
+MAX_FRAME_SIZE = 1 << 20
+
+
 def encode_frame(channel: Channel, payload: bytes = b"") -> bytes:
     """Return the WebSocket message body carrying `payload` on `channel`."""
     return bytes((channel,)) + payload

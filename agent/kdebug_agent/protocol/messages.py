@@ -305,6 +305,12 @@ def _load_object(payload: bytes, *, what: str) -> dict[str, Any]:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ProtocolError(f"The {what} is not valid JSON: {error}.") from error
+    except RecursionError as error:
+        # The standard decoder recurses once per nesting level, so a short
+        # payload of brackets exhausts the stack; no valid message nests so.
+        raise ProtocolError(
+            f"The {what} is nested too deeply to be a valid message."
+        ) from error
     if not isinstance(data, dict):
         raise ProtocolError(f"The {what} must be a JSON object.")
     return data

@@ -9,7 +9,12 @@ import dataclasses
 import enum
 
 from kdebug_agent.protocol.errors import ProtocolError
-from kdebug_agent.protocol.framing import Channel, decode_frame, encode_frame
+from kdebug_agent.protocol.framing import (
+    MAX_FRAME_SIZE,
+    Channel,
+    decode_frame,
+    encode_frame,
+)
 from kdebug_agent.protocol.messages import (
     Progress,
     SessionRequest,
@@ -90,6 +95,7 @@ class AgentSideSession:
         """
         if self._state is not _State.AWAITING_REQUEST:
             raise ProtocolError("The session request was already received.")
+        _check_size(message)
         request = SessionRequest.from_json(message)
         self._state = _State.OPEN
         return request
@@ -102,6 +108,7 @@ class AgentSideSession:
         """
         if self._state is not _State.OPEN:
             raise ProtocolError("Frames arrived before the session request.")
+        _check_size(message)
         channel, payload = decode_frame(message)
         if channel is Channel.STDIN:
             if not self.stdin_open:
@@ -130,6 +137,14 @@ class AgentSideSession:
         """Frame the final status; the session accepts nothing afterwards."""
         self._state = _State.ENDED
         return encode_frame(Channel.STATUS, status.to_json())
+
+
+def _check_size(message: str | bytes) -> None:
+    if len(message) > MAX_FRAME_SIZE:
+        raise ProtocolError(
+            f"A message of {len(message)} bytes is too big: the limit is "
+            f"{MAX_FRAME_SIZE} bytes (1 MiB)."
+        )
 
 
 class ClientSideSession:
