@@ -17,6 +17,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -103,8 +104,14 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     def on_mount(self) -> None:
         """Bind the leader key and start redrawing."""
+        # A priority binding acts when the app reads the key, so the pop-up is
+        # on top before the key typed after the leader is handed out.
         self._bindings.bind(
-            self.kdebug.settings.leader_key, "leader", "Tab commands", show=False
+            self.kdebug.settings.leader_key,
+            "leader",
+            "Tab commands",
+            show=False,
+            priority=True,
         )
         self.set_interval(REDRAW_SECONDS, self._redraw_if_dirty)
         self.set_interval(AGES_SECONDS, self._mark_dirty)
@@ -333,7 +340,15 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         self.kdebug.cycle_tabs(-1)
 
     def action_leader(self) -> None:
-        """Offer the tab commands."""
+        """Offer the tab commands, unless the leader is a letter typed in the prompt.
+
+        Raises:
+            SkipAction: the leader key is a printable character and the prompt
+                has focus; the character is typed there.
+        """
+        character = key_to_character(self.kdebug.settings.leader_key)
+        if character is not None and character.isprintable():
+            self.skip_while_typing()
         self.kdebug.offer_tab_commands(None)
 
     def on_tab_bar_clicked(self, event: TabBar.Clicked) -> None:

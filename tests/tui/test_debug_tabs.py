@@ -555,6 +555,59 @@ class TestLeaderKey:
             assert screen.view.history_offset == 0
 
 
+class TestLeaderKeyTypedFast:
+    """The key typed right after the leader is always the tab command, anywhere."""
+
+    @pytest.mark.parametrize("key", ["shift+tab", "tab", "left", "right"])
+    async def test_leader_bursts_in_the_browser_switch_tabs_and_never_crash(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path, key: str
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+            assert isinstance(app.screen, PodsScreen)
+            modes = ["browser", app.tabs[0].mode]
+
+            # Five bursts of the leader and the key: each one switches the tab.
+            for burst in range(1, 6):
+                await type_fast(app, LEADER, key, pace=None)
+                await wait_until(
+                    pilot,
+                    lambda burst=burst: (
+                        app.current_mode == modes[burst % 2]
+                        and not isinstance(app.screen, LeaderScreen)
+                    ),
+                    what=f"the tab of burst {burst}",
+                )
+            # The leader's pop-up has gone, and the browser keeps its views.
+            await pilot.press(LEADER, "n")
+            assert app.current_mode == "browser"
+            assert isinstance(app.screen, PodsScreen)
+            assert len(app.screen_stack) == 3
+            assert app.return_code is None
+
+    async def test_keys_after_the_chosen_command_go_on_to_the_screen_it_shows(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+
+            # The leader, p (previous: the tab) and "ls", all in one burst.
+            await type_fast(app, LEADER, "p", "ls", pace=None)
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DebugScreen)
+                    and bytes(app.screen._early_input) == b"ls"
+                ),
+                what="the keys after the command in the tab",
+            )
+            assert len(app.get_screen_stack("browser")) == 3
+
+
 class TestQuitting:
     """Quitting with live sessions asks first, then ends every one of them."""
 
