@@ -58,8 +58,10 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("slash", "filter", "Filter"),
-        Binding("colon", "command", "Command"),
+        # Priority, so the prompt has focus before the keys typed after these
+        # are handed out (see `skip_while_typing`).
+        Binding("slash", "filter", "Filter", priority=True),
+        Binding("colon", "command", "Command", priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("right_square_bracket", "next_tab", "Next tab", show=False),
         Binding("left_square_bracket", "previous_tab", "Previous tab", show=False),
@@ -220,6 +222,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     def action_filter(self) -> None:
         """Open the filter prompt; rows are filtered as you type."""
+        self.skip_while_typing()
         table = self.filter_table
         if table is not None:
             self._filtered = table
@@ -227,6 +230,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     def action_command(self) -> None:
         """Open the command prompt."""
+        self.skip_while_typing()
         self.query_one(PromptBar).open(
             "command", suggestions=self.kdebug.command_suggestions(self)
         )
@@ -276,9 +280,10 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
     def skip_while_typing(self) -> None:
         """Let a letter bound with priority be typed while the prompt has focus.
 
-        `d` and `D` are read when the key is read, so that the dialog or tab
-        they open has focus before the next keys are handed out; otherwise a
-        fast typist's next keys go to the table behind it.
+        `d`, `D`, `/` and `:` are read when the key is read, so that the
+        dialog, tab or prompt they open has focus before the next keys are
+        handed out; otherwise a fast typist's next keys go to the table behind
+        it, and a `d` among them would debug the highlighted pod.
 
         Raises:
             SkipAction: the prompt has focus; the key goes there instead.

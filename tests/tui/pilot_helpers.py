@@ -17,6 +17,8 @@ KEY_NAMES = {
     "'": "apostrophe",
     ";": "semicolon",
     "-": "minus",
+    "/": "slash",
+    ":": "colon",
 }
 """Textual's names of the punctuation the tests type."""
 NAMED_KEYS = {
