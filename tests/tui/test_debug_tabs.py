@@ -13,6 +13,7 @@ from textual import events
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet
 
 from kdebug_tui.backend.session import SessionState
+from kdebug_tui.cli import main
 from kdebug_tui.screens.confirm import ConfirmScreen
 from kdebug_tui.screens.debug import DebugScreen
 from kdebug_tui.screens.error import ErrorScreen
@@ -553,6 +554,42 @@ class TestLeaderKey:
             await pilot.press("escape")
             assert app.screen is screen
             assert screen.view.history_offset == 0
+
+
+class TestLeaderKeySetting:
+    """Only a key Textual knows can be the leader; it then works everywhere."""
+
+    def test_an_unknown_leader_key_stops_the_tui_with_the_form_it_needs(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+        monkeypatch.setenv("KDEBUG_LEADER_KEY", "ctrl+zz")
+        with pytest.raises(SystemExit) as exit_:
+            main([])
+        assert exit_.value.code == 1
+        error = capsys.readouterr().err
+        assert "KDEBUG_LEADER_KEY is 'ctrl+zz', which is not a key" in error
+        assert "Set KDEBUG_LEADER_KEY to a key as Textual names it" in error
+
+    @pytest.mark.parametrize("leader", ["ctrl+a", "f12", "ctrl+backslash"])
+    async def test_a_leader_key_the_settings_take_opens_the_tab_commands(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path, leader: str
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig, leader_key=leader)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+
+            # In the tab: the leader, then b, goes back to the browser.
+            await pilot.press(leader, "b")
+            assert app.current_mode == "browser"
+            # In the browser: the leader, then n, comes back to the tab.
+            await pilot.press(leader)
+            assert isinstance(app.screen, LeaderScreen)
+            await pilot.press("n")
+            assert app.current_mode == app.tabs[0].mode
 
 
 class TestLeaderKeyTypedFast:
