@@ -557,7 +557,7 @@ def run_app(settings: Settings) -> int:
     deleted even if the app ends without shutting down normally.
     """
     app = create_app(settings)
-    with _logging_to_file():
+    with logging_to_file():
         app.run()
         if not app.shut_down_cleanly:
             # A crash skipped the shutdown: the agent pods must go all the same.
@@ -566,10 +566,17 @@ def run_app(settings: Settings) -> int:
 
 
 @contextlib.contextmanager
-def _logging_to_file() -> Iterator[None]:
-    """Send log records to the log file while the TUI owns the terminal."""
+def logging_to_file() -> Iterator[None]:
+    """Send log records to the log file while the TUI owns the terminal.
+
+    The file takes INFO and up even without `-v` (whose default, WARNING, suits
+    a terminal, not a file nobody reads unless something went wrong); `-vv`
+    adds DEBUG.
+    """
     root = logging.getLogger()
     saved = root.handlers[:]
+    saved_level = root.level
+    root.setLevel(min(saved_level, logging.INFO))
     LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(LOG_PATH, encoding="utf-8")
     handler.setFormatter(
@@ -581,3 +588,4 @@ def _logging_to_file() -> Iterator[None]:
     finally:
         handler.close()
         root.handlers = saved
+        root.setLevel(saved_level)

@@ -6,12 +6,14 @@ is all the tab machinery needs. Launch failures use a closed port. The same
 flows against the real cluster are in `test_cluster.py`.
 """
 
+import logging
 from pathlib import Path
 
 import pytest
 from textual import events
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet
 
+from kdebug_tui.app import logging_to_file
 from kdebug_tui.backend.session import SessionState
 from kdebug_tui.cli import main
 from kdebug_tui.screens.confirm import ConfirmScreen
@@ -643,6 +645,50 @@ class TestLeaderKeyTypedFast:
                 what="the keys after the command in the tab",
             )
             assert len(app.get_screen_stack("browser")) == 3
+
+
+class TestLogFile:
+    """The backend's sentences about sessions reach the log file, without -v."""
+
+    async def test_a_sessions_start_and_failure_are_logged_as_sentences(
+        self, fixed_app: AppFactory, tmp_path: Path
+    ) -> None:
+        root = logging.getLogger()
+        level = root.level
+        # Without -v the command line leaves the root logger at WARNING.
+        root.setLevel(logging.WARNING)
+        try:
+            with logging_to_file():
+                app = fixed_app()
+                async with app.run_test(size=SIZE) as pilot:
+                    # d on web, whose API server refuses; a key goes to the tab.
+                    await open_web_tab(pilot)
+                    await pilot.press("s")
+                    await wait_until(
+                        pilot,
+                        lambda: isinstance(app.screen, ErrorScreen),
+                        what="the error",
+                    )
+            assert root.level == logging.WARNING
+        finally:
+            root.setLevel(level)
+
+        lines = (tmp_path / "kdebug-tui.log").read_text(encoding="utf-8").splitlines()
+        said = [line.split(" ", 2)[2] for line in lines]
+        target = f"[shop/{WEB}/nginx]"
+        assert (
+            f"INFO kdebug_tui.backend.session: {target} Opening a debug session "
+            "with image docker.io/nicolaka/netshoot:v0.13." in said
+        )
+        assert any(
+            line.startswith(
+                f"WARNING kdebug_tui.backend.session: {target} The debug session "
+                "could not start: "
+            )
+            for line in said
+        )
+        # Whole sentences, each its own line.
+        assert all(line.endswith(".") for line in said if " kdebug_tui." in f" {line}")
 
 
 class TestQuitting:
