@@ -30,6 +30,7 @@ NAMED_KEYS = {
     "left": None,
     "right": None,
     "ctrl+right_square_bracket": "\x1d",
+    "ctrl+u": "\x15",
 }
 """Keys typed by name, with the character the terminal sends for each."""
 PACES = {"at once": None, "a loop turn apart": 0.0, "1 ms apart": 0.001}

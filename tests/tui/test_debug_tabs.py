@@ -238,9 +238,15 @@ class TestLaunchDialog:
             await wait_for_pods(pilot)
             await pilot.press("g", "j")
 
-            # D, a new image, Tab, a command: no key waits for the dialog.
+            # D, Ctrl-U and a new image, Tab, a command: no key waits for the dialog.
             await type_fast(
-                app, "D", "alpine:3.20", "tab", "sh -c 'ps; sleep 9'", pace=pace
+                app,
+                "D",
+                "ctrl+u",
+                "alpine:3.20",
+                "tab",
+                "sh -c 'ps; sleep 9'",
+                pace=pace,
             )
             await wait_until(
                 pilot,
@@ -268,7 +274,7 @@ class TestLaunchDialog:
 
             # Image, command, back to the image and on to the command again:
             # every key lands in the field that has focus when it is typed.
-            await type_fast(app, "busybox", "tab", "ps aux", pace=pace)
+            await type_fast(app, "ctrl+u", "busybox", "tab", "ps aux", pace=pace)
             await type_fast(app, "shift+tab", "end", ":1.36", pace=pace)
             await type_fast(app, "tab", "end", " -ef", pace=pace)
             await wait_until(
@@ -345,6 +351,66 @@ class TestLaunchDialog:
             await pilot.press("escape")
             assert isinstance(app.screen, PodsScreen)
             assert app.tabs == []
+
+
+class TestLaunchDialogSize:
+    """The launch dialog fits an 80x24 terminal; a shorter one scrolls with Tab."""
+
+    async def test_every_field_and_button_shows_at_80_by_24(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+            await pilot.pause()
+
+            # Nothing is scrolled out of sight, the buttons included.
+            body = dialog.query_one("#launch-dialog")
+            assert body.max_scroll_y == 0
+            for widget in dialog.query("Label, Input, Select, Checkbox, Button"):
+                assert body.scrollable_content_region.contains_region(widget.region), (
+                    widget
+                )
+
+    async def test_tab_brings_each_field_into_view_in_a_short_terminal(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(80, 14)) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+            body = dialog.query_one("#launch-dialog")
+
+            # Tab from the image to Cancel, the last button: each is in view.
+            while app.focused is not dialog.query_one("#cancel"):
+                await pilot.press("tab")
+                await pilot.pause()
+                focused = app.focused
+                assert focused is not None and focused is not body
+                assert body.scrollable_content_region.contains_region(focused.region), (
+                    focused
+                )
+
+    async def test_the_image_opens_with_the_cursor_after_it(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+
+            # Focused, nothing selected: the first key typed adds to the image.
+            image = app.screen.query_one("#image", Input)
+            assert app.focused is image
+            assert image.selection.is_empty
+            assert image.cursor_position == len(image.value)
+            await pilot.press(*":1")
+            assert image.value == "docker.io/nicolaka/netshoot:v0.13:1"
 
 
 class TestTabs:
