@@ -58,6 +58,14 @@ CONNECTION_LOST = "Lost the connection to the API server; reconnecting…"
 CONNECTION_BACK = "Connected to the API server again."
 WATCH_FAILED = "{reason} Retrying…"
 WATCH_BACK = "The lists are current again."
+QUIT_ONE = (
+    "{count} debug session will end, and its debug container and agent pod will "
+    "be removed."
+)
+QUIT_MANY = (
+    "{count} debug sessions will end, and their debug containers and agent pods "
+    "will be removed."
+)
 LOG_PATH = Path(platformdirs.user_log_dir("kdebug-tui")) / "kdebug-tui.log"
 
 
@@ -416,12 +424,12 @@ class KdebugApp(App[int]):
         if not live:
             self._quit()
             return
-        sessions = "session" if len(live) == 1 else "sessions"
         self.push_screen(
             ConfirmScreen(
                 title="Quit kdebug-tui?",
-                message=f"{len(live)} debug {sessions} will end, and their debug "
-                "containers and agent pods will be removed.",
+                message=(QUIT_ONE if len(live) == 1 else QUIT_MANY).format(
+                    count=len(live)
+                ),
                 confirm="Quit",
             ),
             callback=lambda yes: self._quit() if yes else None,

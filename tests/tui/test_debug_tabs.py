@@ -760,6 +760,33 @@ class TestLogFile:
 class TestQuitting:
     """Quitting with live sessions asks first, then ends every one of them."""
 
+    async def test_the_question_counts_the_sessions_in_good_english(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+
+            # One session: its container and its agent pod.
+            await pilot.press("ctrl+c")
+            question = app.screen
+            assert isinstance(question, ConfirmScreen)
+            assert question.message == (
+                "1 debug session will end, and its debug container and agent pod "
+                "will be removed."
+            )
+            # Two sessions: theirs.
+            await pilot.press("n", "k", "k", "d")
+            await wait_until(pilot, lambda: len(app.tabs) == 2, what="two tabs")
+            await pilot.press(LEADER, "q")
+            question = app.screen
+            assert isinstance(question, ConfirmScreen)
+            assert question.message == (
+                "2 debug sessions will end, and their debug containers and agent "
+                "pods will be removed."
+            )
+
     async def test_quit_asks_while_sessions_live_and_ends_them_on_yes(
         self, fixed_app: AppFactory, stalled_kubeconfig: Path
     ) -> None:
