@@ -140,7 +140,7 @@ class DebugSession:
             try:
                 message = await self._websocket.recv()
             except ConnectionClosed as error:
-                self._log.warning("The connection to the agent was lost: %s", error)
+                self._log.warning("The connection to the agent was lost (%s).", error)
                 self.state = SessionState.DISCONNECTED
                 await self.close()
                 raise AgentConnectionError(
