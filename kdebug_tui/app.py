@@ -60,6 +60,14 @@ CONNECTION_LOST = "Lost the connection to the API server; reconnecting…"
 CONNECTION_BACK = "Connected to the API server again."
 WATCH_FAILED = "{reason} Retrying…"
 WATCH_BACK = "The lists are current again."
+QUIT_ONE = (
+    "{count} debug session will end, and its debug container and agent pod will "
+    "be removed."
+)
+QUIT_MANY = (
+    "{count} debug sessions will end, and their debug containers and agent pods "
+    "will be removed."
+)
 LOG_PATH = Path(platformdirs.user_log_dir("kdebug-tui")) / "kdebug-tui.log"
 
 
@@ -449,12 +457,12 @@ class KdebugApp(App[int]):
         if not live:
             self._quit()
             return
-        sessions = "session" if len(live) == 1 else "sessions"
         self.push_screen(
             ConfirmScreen(
                 title="Quit kdebug-tui?",
-                message=f"{len(live)} debug {sessions} will end, and their debug "
-                "containers and agent pods will be removed.",
+                message=(QUIT_ONE if len(live) == 1 else QUIT_MANY).format(
+                    count=len(live)
+                ),
                 confirm="Quit",
             ),
             callback=lambda yes: self._quit() if yes else None,
@@ -598,7 +606,7 @@ def run_app(settings: Settings) -> int:
     """
     app = create_app(settings)
     tune_garbage_collector()
-    with _logging_to_file():
+    with logging_to_file():
         app.run()
         if not app.shut_down_cleanly:
             # A crash skipped the shutdown: the agent pods must go all the same.
@@ -627,10 +635,17 @@ def tune_garbage_collector() -> None:
 
 
 @contextlib.contextmanager
-def _logging_to_file() -> Iterator[None]:
-    """Send log records to the log file while the TUI owns the terminal."""
+def logging_to_file() -> Iterator[None]:
+    """Send log records to the log file while the TUI owns the terminal.
+
+    The file takes INFO and up even without `-v` (whose default, WARNING, suits
+    a terminal, not a file nobody reads unless something went wrong); `-vv`
+    adds DEBUG.
+    """
     root = logging.getLogger()
     saved = root.handlers[:]
+    saved_level = root.level
+    root.setLevel(min(saved_level, logging.INFO))
     LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(LOG_PATH, encoding="utf-8")
     handler.setFormatter(
@@ -642,3 +657,4 @@ def _logging_to_file() -> Iterator[None]:
     finally:
         handler.close()
         root.handlers = saved
+        root.setLevel(saved_level)

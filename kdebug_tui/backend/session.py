@@ -12,13 +12,15 @@ import contextlib
 import dataclasses
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from kdebug_agent.protocol import (
     CONTAINER_LABEL,
+    MAX_FRAME_SIZE,
     NAMESPACE_LABEL,
     POD_LABEL,
     ClientSideSession,
@@ -55,8 +57,8 @@ LOST_CONNECTION_HINT = (
     "agent itself stopped."
 )
 """A lost connection may be the network or the agent's end: both are true."""
-AGENT_MAX_MESSAGE_SIZE = 1 << 20
-"""The largest message the agent reads (`MAX_MESSAGE_SIZE` in its server)."""
+AGENT_MAX_MESSAGE_SIZE = MAX_FRAME_SIZE
+"""The largest message the agent takes, from the protocol both sides share."""
 
 PROBE_TIMEOUT = 2.0
 """Seconds an agent that just started has to answer one health check."""
@@ -109,6 +111,22 @@ class LaunchOptions:
         return dataclasses.replace(options, **changes)  # type: ignore[arg-type]
 
 
+class TargetLogger(logging.LoggerAdapter[logging.Logger]):
+    """Stamps the target, `namespace/pod/container`, on every line."""
+
+    def process(
+        self, msg: str, kwargs: MutableMapping[str, Any]
+    ) -> tuple[str, MutableMapping[str, Any]]:
+        """Put the target before the message."""
+        extra = self.extra or {}
+        return f"[{extra['target']}] {msg}", kwargs
+
+
+def target_logger(target: object) -> TargetLogger:
+    """The module's logger, stamping `target` (a `Target` or its words)."""
+    return TargetLogger(logger, {"target": str(target)})
+
+
 class DebugSession:
     """One relayed debug terminal."""
 
@@ -131,6 +149,7 @@ class DebugSession:
         self._websocket = websocket
         self._protocol = protocol
         self._closed = False
+        self._log = target_logger(target)
 
     async def receive(self) -> Event:
         """Return the next event from the agent.
@@ -143,6 +162,7 @@ class DebugSession:
             try:
                 message = await self._websocket.recv()
             except ConnectionClosed as error:
+                self._log.warning("The connection to the agent was lost (%s).", error)
                 self.state = SessionState.DISCONNECTED
                 await self.close()
                 raise AgentConnectionError(
@@ -156,6 +176,7 @@ class DebugSession:
             if isinstance(event, OutputReceived):
                 self.state = SessionState.RUNNING
             elif isinstance(event, SessionEnded):
+                self._log_end(event.status)
                 self.status = event.status
                 self.state = (
                     SessionState.EXITED
@@ -164,6 +185,19 @@ class DebugSession:
                 )
                 await self.close()
             return event
+
+    def _log_end(self, status: Status) -> None:
+        if status.exit_code is not None:
+            self._log.info(
+                "The debug process exited with code %s; the session ended.",
+                status.exit_code,
+            )
+        else:
+            self._log.warning(
+                "The agent ended the session (%s): %s",
+                status.reason or "no reason",
+                status.message or "it said nothing more.",
+            )
 
     async def send(self, data: bytes) -> None:
         """Send input to the debug process; dropped once the session is over."""
@@ -188,6 +222,7 @@ class DebugSession:
         with contextlib.suppress(ConnectionClosed, OSError):
             await asyncio.wait_for(self._websocket.close(), timeout=5)
         self._connection.close()
+        self._log.info("Closed the session through agent pod %s.", self.agent.name)
         await self._manager.session_closed(self)
 
 
@@ -220,6 +255,34 @@ class SessionManager:
             ClientError: any failure, as a sentence with a hint; nothing is left
                 behind when this raises.
         """
+        log = target_logger(f"{namespace}/{pod}/{container or '(default)'}")
+        log.info("Opening a debug session with image %s.", options.image)
+        try:
+            session = await self._open(
+                namespace=namespace,
+                pod=pod,
+                container=container,
+                options=options,
+                progress=progress,
+            )
+        except ClientError as error:
+            log.warning("The debug session could not start: %s", error)
+            raise
+        agent = session.agent
+        log.info(
+            "The session runs through agent pod %s/%s.", agent.namespace, agent.name
+        )
+        return session
+
+    async def _open(
+        self,
+        *,
+        namespace: str,
+        pod: str,
+        container: str,
+        options: LaunchOptions,
+        progress: ProgressReporter,
+    ) -> DebugSession:
         progress("target", f"Reading pod {namespace}/{pod}.")
         # Who the user is goes into the request and the agent pod; asking
         # while the pod is read saves a round trip to the API server.
@@ -297,6 +360,7 @@ class SessionManager:
             return known
         reusable = await asyncio.to_thread(self.agent_pods.find_reusable, node)
         if reusable is not None:
+            logger.info("Reusing agent pod %s on node %s.", reusable.name, node)
             progress("agent-ready", f"Reusing agent pod {reusable.name}.")
             self._agents[node] = reusable
             return reusable
@@ -307,6 +371,12 @@ class SessionManager:
             self._permissions_checked = True
         progress("agent", f"Starting an agent pod on node {node}.")
         created = await asyncio.to_thread(self.agent_pods.create_pod, node)
+        logger.info(
+            "Created agent pod %s/%s on node %s; waiting until it is ready.",
+            created.namespace,
+            created.name,
+            node,
+        )
         progress(
             "agent-created", f"Created agent pod {created.namespace}/{created.name}."
         )

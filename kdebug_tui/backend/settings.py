@@ -244,6 +244,37 @@ def _pull_policy(value: object) -> str:
     return str(value)
 
 
+KEY_MODIFIERS = ("ctrl", "alt", "meta", "shift", "super", "hyper")
+"""Modifiers a key name may start with, each followed by `+`."""
+PUNCTUATION_KEYS = frozenset(
+    "exclamation_mark quotation_mark number_sign dollar_sign percent_sign "
+    "ampersand apostrophe left_parenthesis right_parenthesis asterisk plus comma "
+    "minus full_stop slash colon semicolon less_than_sign equals_sign "
+    "greater_than_sign question_mark at left_square_bracket backslash "
+    "right_square_bracket circumflex_accent underscore grave_accent "
+    "left_curly_bracket vertical_line right_curly_bracket tilde".split()
+)
+"""Textual's names of the ASCII punctuation keys."""
+NAMED_KEYS = frozenset(
+    "escape tab enter space backspace delete insert home end pageup pagedown "
+    "up down left right".split()
+) | {f"f{number}" for number in range(1, 25)}
+"""Textual's names of the other keys a terminal reports."""
+
+
+def _key_name(value: object) -> str:
+    # Textual's own list of key names would need Textual, which the backend
+    # must not import; tests check that these names are Textual's.
+    name = _text(value).strip()
+    *modifiers, key = name.split("+")
+    if any(modifier not in KEY_MODIFIERS for modifier in modifiers):
+        raise ValueError("unknown modifier")
+    single = len(key) == 1 and key.isascii() and key.isalnum()
+    if not (single or key in PUNCTUATION_KEYS or key in NAMED_KEYS):
+        raise ValueError("unknown key")
+    return name
+
+
 TEXT = Form("a single piece of text", "", _text)
 LONGEST_AGENT_LIFETIME = 2**31 - 1
 """Kubernetes takes activeDeadlineSeconds up to this, a 32-bit integer."""
@@ -264,6 +295,11 @@ FORMS = {
     "agent_lifetime": _seconds(1, LONGEST_AGENT_LIFETIME, "14400"),
     "grace": _seconds(0, LONGEST_WAIT, "15"),
     "ready_timeout": _seconds(1, LONGEST_WAIT, "120"),
+    "leader_key": Form(
+        "a key as Textual names it, such as ctrl+a, f12 or ctrl+right_square_bracket",
+        "",
+        _key_name,
+    ),
 }
 """The form of each setting that is not free text."""
 

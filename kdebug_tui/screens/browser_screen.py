@@ -18,6 +18,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -75,8 +76,10 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("slash", "filter", "Filter"),
-        Binding("colon", "command", "Command"),
+        # Priority, so the prompt has focus before the keys typed after these
+        # are handed out (see `skip_while_typing`).
+        Binding("slash", "filter", "Filter", priority=True),
+        Binding("colon", "command", "Command", priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("right_square_bracket", "next_tab", "Next tab", show=False),
         Binding("left_square_bracket", "previous_tab", "Previous tab", show=False),
@@ -122,8 +125,14 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     def on_mount(self) -> None:
         """Bind the leader key and start redrawing."""
+        # A priority binding acts when the app reads the key, so the pop-up is
+        # on top before the key typed after the leader is handed out.
         self._bindings.bind(
-            self.kdebug.settings.leader_key, "leader", "Tab commands", show=False
+            self.kdebug.settings.leader_key,
+            "leader",
+            "Tab commands",
+            show=False,
+            priority=True,
         )
         self.set_interval(REDRAW_SECONDS, self._redraw_if_dirty)
         self.set_interval(AGES_SECONDS, self.refresh_ages)
@@ -241,6 +250,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     def action_filter(self) -> None:
         """Open the filter prompt; rows are filtered as you type."""
+        self.skip_while_typing()
         table = self.filter_table
         if table is not None:
             self._filtered = table
@@ -248,6 +258,7 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
 
     def action_command(self) -> None:
         """Open the command prompt."""
+        self.skip_while_typing()
         self.query_one(PromptBar).open(
             "command", suggestions=self.kdebug.command_suggestions(self)
         )
@@ -297,9 +308,10 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
     def skip_while_typing(self) -> None:
         """Let a letter bound with priority be typed while the prompt has focus.
 
-        `d` and `D` are read when the key is read, so that the dialog or tab
-        they open has focus before the next keys are handed out; otherwise a
-        fast typist's next keys go to the table behind it.
+        `d`, `D`, `/` and `:` are read when the key is read, so that the
+        dialog, tab or prompt they open has focus before the next keys are
+        handed out; otherwise a fast typist's next keys go to the table behind
+        it, and a `d` among them would debug the highlighted pod.
 
         Raises:
             SkipAction: the prompt has focus; the key goes there instead.
@@ -361,7 +373,15 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         self.kdebug.cycle_tabs(-1)
 
     def action_leader(self) -> None:
-        """Offer the tab commands."""
+        """Offer the tab commands, unless the leader is a letter typed in the prompt.
+
+        Raises:
+            SkipAction: the leader key is a printable character and the prompt
+                has focus; the character is typed there.
+        """
+        character = key_to_character(self.kdebug.settings.leader_key)
+        if character is not None and character.isprintable():
+            self.skip_while_typing()
         self.kdebug.offer_tab_commands(None)
 
     def on_tab_bar_clicked(self, event: TabBar.Clicked) -> None:

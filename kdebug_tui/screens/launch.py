@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
@@ -26,6 +26,10 @@ from kdebug_tui.widgets.toggles import MarkedCheckbox, MarkedRadioButton
 SHAREABLE = ("pid", "net", "ipc", "uts", "user")
 """The target's namespaces a debug container can join."""
 NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class LaunchForm(VerticalScroll, can_focus=False):
+    """The dialog's body; it scrolls to the focused field, and is no Tab stop."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,7 +74,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
     def compose(self) -> ComposeResult:
         """The form, then the buttons."""
         settings = self.settings
-        with Vertical(id="launch-dialog"):
+        # It scrolls where the terminal is shorter than the form.
+        with LaunchForm(id="launch-dialog"):
             yield Label("Debug a container", id="launch-title")
             yield Static(f"Pod {self.pod.namespace}/{self.pod.name}", id="launch-pod")
             yield Label("Container")
@@ -83,11 +88,16 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 id="container",
             )
             yield Label("Image")
-            yield InOrderInput(settings.image, compact=True, id="image")
+            # The cursor at the end, nothing selected: a key typed by mistake
+            # does not replace the image.
+            yield InOrderInput(
+                settings.image, compact=True, select_on_focus=False, id="image"
+            )
             yield Label("Command")
             yield InOrderInput(
                 placeholder="the image's default command, e.g. bash",
                 compact=True,
+                select_on_focus=False,
                 id="command",
             )
             yield Label("Namespaces of the target to join")
@@ -114,12 +124,17 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                     )
             yield Label("Agent namespace")
             yield InOrderInput(
-                settings.agent_namespace, compact=True, id="agent-namespace"
+                settings.agent_namespace,
+                compact=True,
+                select_on_focus=False,
+                id="agent-namespace",
             )
             yield Static(id="launch-problem")
             with Horizontal(id="launch-buttons"):
-                yield Button("Launch (ctrl+s)", variant="primary", id="launch")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button(
+                    "Launch (ctrl+s)", variant="primary", compact=True, id="launch"
+                )
+                yield Button("Cancel (esc)", compact=True, id="cancel")
 
     def on_mount(self) -> None:
         """Start on the image, the field changed most often."""

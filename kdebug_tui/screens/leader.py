@@ -59,6 +59,7 @@ class LeaderScreen(ModalScreen[str | None]):
         super().__init__()
         self.leader_key = leader_key
         self.leader_display = leader_display
+        self._answered = False
 
     def compose(self) -> ComposeResult:
         """The list of commands."""
@@ -74,18 +75,36 @@ class LeaderScreen(ModalScreen[str | None]):
             yield Static(table)
 
     def on_key(self, event: events.Key) -> None:
-        """Answer with the command of the key pressed; any other key cancels."""
+        """Answer with the command of the key pressed; any other key cancels.
+
+        Only the first key is the answer. Keys of the same burst that were
+        handed to this pop-up before it closed go back to the app, which gives
+        them, in their order, to the screen now shown.
+        """
         event.stop()
         event.prevent_default()
-        if event.key == self.leader_key:
-            self.dismiss(SEND_LEADER)
+        if self._answered:
+            self.app.post_message(events.Key(event.key, event.character))
+        elif event.key == self.leader_key:
+            self.answer(SEND_LEADER)
         elif event.key in KEYS:
-            self.dismiss(KEYS[event.key])
+            self.answer(KEYS[event.key])
         elif event.character and event.character in "123456789":
-            self.dismiss(f"goto {event.character}")
+            self.answer(f"goto {event.character}")
         else:
-            self.dismiss(None)
+            self.answer(None)
+
+    def answer(self, command: str | None) -> None:
+        """Close with `command`, once, and only while this pop-up is on top.
+
+        `dismiss` pops whatever screen is on top, so a second answer would
+        close the browser view below, and at last fail on the only screen left.
+        """
+        if self._answered or not self.is_active:
+            return
+        self._answered = True
+        self.dismiss(command)
 
     async def action_dismiss(self, result: str | None = None) -> None:
         """Cancel."""
-        self.dismiss(result)
+        self.answer(result)

@@ -12,7 +12,14 @@ from kdebug_tui.widgets.resource_table import ResourceTable
 
 WAIT_SECONDS = 30.0
 """Longest wait for a condition; the first connection imports the client (~5 s)."""
-KEY_NAMES = {" ": "space", "'": "apostrophe", ";": "semicolon", "-": "minus"}
+KEY_NAMES = {
+    " ": "space",
+    "'": "apostrophe",
+    ";": "semicolon",
+    "-": "minus",
+    "/": "slash",
+    ":": "colon",
+}
 """Textual's names of the punctuation the tests type."""
 NAMED_KEYS = {
     "tab": "\t",
@@ -20,6 +27,10 @@ NAMED_KEYS = {
     "enter": "\r",
     "escape": "\x1b",
     "end": None,
+    "left": None,
+    "right": None,
+    "ctrl+right_square_bracket": "\x1d",
+    "ctrl+u": "\x15",
 }
 """Keys typed by name, with the character the terminal sends for each."""
 PACES = {"at once": None, "a loop turn apart": 0.0, "1 ms apart": 0.001}

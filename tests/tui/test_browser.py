@@ -29,9 +29,11 @@ from tests.tui.fixed_cluster import (
     ago,
 )
 from tests.tui.pilot_helpers import (
+    PACES,
     notices,
     screen_text,
     table_keys,
+    type_fast,
     wait_for_pods,
     wait_for_rows,
     wait_until,
@@ -309,6 +311,51 @@ class TestFilter:
 
             await pilot.press("slash", "w", "enter")
             assert highlighted(app) == "shop/worker-6f9d8-crash"
+
+
+class TestPromptTypedFast:
+    """Every key typed after `/` or `:` goes to the prompt, in order, however fast."""
+
+    @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
+    async def test_a_d_in_a_filter_typed_fast_is_typed_not_a_debug(
+        self, fixed_app: AppFactory, pace: float | None
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            # Highlight web, the fourth pod.
+            await pilot.press("g", "j", "j", "j")
+
+            # "/sidecar" in one burst: its d and D are letters of the filter.
+            await type_fast(app, "/sidecarDd", pace=pace)
+            table = app.screen.query_one(ResourceTable)
+            await wait_until(
+                pilot, lambda: table.filter_text == "sidecarDd", what="the filter"
+            )
+            assert app.screen.query_one(PromptBar).value == "sidecarDd"
+            assert app.tabs == []
+            assert isinstance(app.screen, PodsScreen)
+
+    @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
+    async def test_a_command_typed_fast_runs_as_typed(
+        self, fixed_app: AppFactory, pace: float | None
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+
+            # ":pods all" and Enter in one burst, right after the pods show.
+            await type_fast(app, ":pods all", "enter", pace=pace)
+            await wait_until(
+                pilot,
+                lambda: (
+                    # The pods screen just pushed may not have composed its table.
+                    bool(app.screen.query(ResourceTable)) and len(table_keys(app)) == 6
+                ),
+                what="six pods",
+            )
+            assert app.tabs == []
+            assert notices(app) == []
 
 
 class TestCommands:

@@ -6,13 +6,16 @@ is all the tab machinery needs. Launch failures use a closed port. The same
 flows against the real cluster are in `test_cluster.py`.
 """
 
+import logging
 from pathlib import Path
 
 import pytest
 from textual import events
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet
 
+from kdebug_tui.app import logging_to_file
 from kdebug_tui.backend.session import SessionState
+from kdebug_tui.cli import main
 from kdebug_tui.screens.confirm import ConfirmScreen
 from kdebug_tui.screens.debug import DebugScreen
 from kdebug_tui.screens.error import ErrorScreen
@@ -235,9 +238,15 @@ class TestLaunchDialog:
             await wait_for_pods(pilot)
             await pilot.press("g", "j")
 
-            # D, a new image, Tab, a command: no key waits for the dialog.
+            # D, Ctrl-U and a new image, Tab, a command: no key waits for the dialog.
             await type_fast(
-                app, "D", "alpine:3.20", "tab", "sh -c 'ps; sleep 9'", pace=pace
+                app,
+                "D",
+                "ctrl+u",
+                "alpine:3.20",
+                "tab",
+                "sh -c 'ps; sleep 9'",
+                pace=pace,
             )
             await wait_until(
                 pilot,
@@ -265,7 +274,7 @@ class TestLaunchDialog:
 
             # Image, command, back to the image and on to the command again:
             # every key lands in the field that has focus when it is typed.
-            await type_fast(app, "busybox", "tab", "ps aux", pace=pace)
+            await type_fast(app, "ctrl+u", "busybox", "tab", "ps aux", pace=pace)
             await type_fast(app, "shift+tab", "end", ":1.36", pace=pace)
             await type_fast(app, "tab", "end", " -ef", pace=pace)
             await wait_until(
@@ -342,6 +351,66 @@ class TestLaunchDialog:
             await pilot.press("escape")
             assert isinstance(app.screen, PodsScreen)
             assert app.tabs == []
+
+
+class TestLaunchDialogSize:
+    """The launch dialog fits an 80x24 terminal; a shorter one scrolls with Tab."""
+
+    async def test_every_field_and_button_shows_at_80_by_24(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+            await pilot.pause()
+
+            # Nothing is scrolled out of sight, the buttons included.
+            body = dialog.query_one("#launch-dialog")
+            assert body.max_scroll_y == 0
+            for widget in dialog.query("Label, Input, Select, Checkbox, Button"):
+                assert body.scrollable_content_region.contains_region(widget.region), (
+                    widget
+                )
+
+    async def test_tab_brings_each_field_into_view_in_a_short_terminal(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(80, 14)) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+            dialog = app.screen
+            assert isinstance(dialog, LaunchScreen)
+            body = dialog.query_one("#launch-dialog")
+
+            # Tab from the image to Cancel, the last button: each is in view.
+            while app.focused is not dialog.query_one("#cancel"):
+                await pilot.press("tab")
+                await pilot.pause()
+                focused = app.focused
+                assert focused is not None and focused is not body
+                assert body.scrollable_content_region.contains_region(focused.region), (
+                    focused
+                )
+
+    async def test_the_image_opens_with_the_cursor_after_it(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_pods(pilot)
+            await pilot.press("g", "j", "D")
+
+            # Focused, nothing selected: the first key typed adds to the image.
+            image = app.screen.query_one("#image", Input)
+            assert app.focused is image
+            assert image.selection.is_empty
+            assert image.cursor_position == len(image.value)
+            await pilot.press(*":1")
+            assert image.value == "docker.io/nicolaka/netshoot:v0.13:1"
 
 
 class TestTabs:
@@ -555,8 +624,168 @@ class TestLeaderKey:
             assert screen.view.history_offset == 0
 
 
+class TestLeaderKeySetting:
+    """Only a key Textual knows can be the leader; it then works everywhere."""
+
+    def test_an_unknown_leader_key_stops_the_tui_with_the_form_it_needs(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+        monkeypatch.setenv("KDEBUG_LEADER_KEY", "ctrl+zz")
+        with pytest.raises(SystemExit) as exit_:
+            main([])
+        assert exit_.value.code == 1
+        error = capsys.readouterr().err
+        assert "KDEBUG_LEADER_KEY is 'ctrl+zz', which is not a key" in error
+        assert "Set KDEBUG_LEADER_KEY to a key as Textual names it" in error
+
+    @pytest.mark.parametrize("leader", ["ctrl+a", "f12", "ctrl+backslash"])
+    async def test_a_leader_key_the_settings_take_opens_the_tab_commands(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path, leader: str
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig, leader_key=leader)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+
+            # In the tab: the leader, then b, goes back to the browser.
+            await pilot.press(leader, "b")
+            assert app.current_mode == "browser"
+            # In the browser: the leader, then n, comes back to the tab.
+            await pilot.press(leader)
+            assert isinstance(app.screen, LeaderScreen)
+            await pilot.press("n")
+            assert app.current_mode == app.tabs[0].mode
+
+
+class TestLeaderKeyTypedFast:
+    """The key typed right after the leader is always the tab command, anywhere."""
+
+    @pytest.mark.parametrize("key", ["shift+tab", "tab", "left", "right"])
+    async def test_leader_bursts_in_the_browser_switch_tabs_and_never_crash(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path, key: str
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+            assert isinstance(app.screen, PodsScreen)
+            modes = ["browser", app.tabs[0].mode]
+
+            # Five bursts of the leader and the key: each one switches the tab.
+            for burst in range(1, 6):
+                await type_fast(app, LEADER, key, pace=None)
+                await wait_until(
+                    pilot,
+                    lambda burst=burst: (
+                        app.current_mode == modes[burst % 2]
+                        and not isinstance(app.screen, LeaderScreen)
+                    ),
+                    what=f"the tab of burst {burst}",
+                )
+            # The leader's pop-up has gone, and the browser keeps its views.
+            await pilot.press(LEADER, "n")
+            assert app.current_mode == "browser"
+            assert isinstance(app.screen, PodsScreen)
+            assert len(app.screen_stack) == 3
+            assert app.return_code is None
+
+    async def test_keys_after_the_chosen_command_go_on_to_the_screen_it_shows(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+
+            # The leader, p (previous: the tab) and "ls", all in one burst.
+            await type_fast(app, LEADER, "p", "ls", pace=None)
+            await wait_until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DebugScreen)
+                    and bytes(app.screen._early_input) == b"ls"
+                ),
+                what="the keys after the command in the tab",
+            )
+            assert len(app.get_screen_stack("browser")) == 3
+
+
+class TestLogFile:
+    """The backend's sentences about sessions reach the log file, without -v."""
+
+    async def test_a_sessions_start_and_failure_are_logged_as_sentences(
+        self, fixed_app: AppFactory, tmp_path: Path
+    ) -> None:
+        root = logging.getLogger()
+        level = root.level
+        # Without -v the command line leaves the root logger at WARNING.
+        root.setLevel(logging.WARNING)
+        try:
+            with logging_to_file():
+                app = fixed_app()
+                async with app.run_test(size=SIZE) as pilot:
+                    # d on web, whose API server refuses; a key goes to the tab.
+                    await open_web_tab(pilot)
+                    await pilot.press("s")
+                    await wait_until(
+                        pilot,
+                        lambda: isinstance(app.screen, ErrorScreen),
+                        what="the error",
+                    )
+            assert root.level == logging.WARNING
+        finally:
+            root.setLevel(level)
+
+        lines = (tmp_path / "kdebug-tui.log").read_text(encoding="utf-8").splitlines()
+        said = [line.split(" ", 2)[2] for line in lines]
+        target = f"[shop/{WEB}/nginx]"
+        assert (
+            f"INFO kdebug_tui.backend.session: {target} Opening a debug session "
+            "with image docker.io/nicolaka/netshoot:v0.13." in said
+        )
+        assert any(
+            line.startswith(
+                f"WARNING kdebug_tui.backend.session: {target} The debug session "
+                "could not start: "
+            )
+            for line in said
+        )
+        # Whole sentences, each its own line.
+        assert all(line.endswith(".") for line in said if " kdebug_tui." in f" {line}")
+
+
 class TestQuitting:
     """Quitting with live sessions asks first, then ends every one of them."""
+
+    async def test_the_question_counts_the_sessions_in_good_english(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await pilot.press(LEADER, "b")
+
+            # One session: its container and its agent pod.
+            await pilot.press("ctrl+c")
+            question = app.screen
+            assert isinstance(question, ConfirmScreen)
+            assert question.message == (
+                "1 debug session will end, and its debug container and agent pod "
+                "will be removed."
+            )
+            # Two sessions: theirs.
+            await pilot.press("n", "k", "k", "d")
+            await wait_until(pilot, lambda: len(app.tabs) == 2, what="two tabs")
+            await pilot.press(LEADER, "q")
+            question = app.screen
+            assert isinstance(question, ConfirmScreen)
+            assert question.message == (
+                "2 debug sessions will end, and their debug containers and agent "
+                "pods will be removed."
+            )
 
     async def test_quit_asks_while_sessions_live_and_ends_them_on_yes(
         self, fixed_app: AppFactory, stalled_kubeconfig: Path

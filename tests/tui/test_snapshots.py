@@ -127,6 +127,20 @@ class TestLaunchDialogSnapshot:
 
         assert snap_compare(app, terminal_size=(100, 34), run_before=run_before)  # type: ignore[operator]
 
+    def test_the_launch_dialog_in_an_80_by_24_terminal(
+        self, fixed_app: AppFactory, snap_compare: object
+    ) -> None:
+        app = fixed_app(namespaces="pid,net,ipc")
+
+        async def run_before(pilot: Pilot[object]) -> None:
+            await wait_for_pods(pilot)
+            # D on web; the whole form and its buttons show.
+            await pilot.press("g", "j", "j", "j", "D")
+            assert isinstance(app.screen, LaunchScreen)
+            assert app.screen.query_one("#launch-dialog").max_scroll_y == 0
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)  # type: ignore[operator]
+
 
 class TestProgressSnapshot:
     """The stages of a cold start, each with its time, the last in progress."""

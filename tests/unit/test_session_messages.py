@@ -2,7 +2,6 @@
 
 import pytest
 
-from kdebug_agent import server
 from kdebug_agent.protocol import SessionRequest
 from kdebug_tui.backend import session
 from kdebug_tui.backend.errors import SessionFailed
@@ -15,9 +14,6 @@ def request(*command: str) -> SessionRequest:
 
 
 class TestRequestSize:
-    def test_the_clients_limit_is_the_agents(self) -> None:
-        assert session.AGENT_MAX_MESSAGE_SIZE == server.MAX_MESSAGE_SIZE
-
     def test_a_command_of_usual_length_fits(self) -> None:
         session._require_fitting(request("sh", "-c", "echo $#", *map(str, range(99))))
 

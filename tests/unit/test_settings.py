@@ -1,12 +1,18 @@
 """Settings: defaults, the file, the environment and flags, in that order."""
 
+import string
 from pathlib import Path
 
 import pytest
 
 from kdebug_tui.backend.errors import ConfigError
 from kdebug_tui.backend.kube import Kube
-from kdebug_tui.backend.settings import DEFAULT_AGENT_IMAGE, load_settings
+from kdebug_tui.backend.settings import (
+    DEFAULT_AGENT_IMAGE,
+    NAMED_KEYS,
+    PUNCTUATION_KEYS,
+    load_settings,
+)
 
 
 def test_defaults_apply_without_file_environment_or_flags(tmp_path: Path) -> None:
@@ -152,3 +158,33 @@ def test_a_yaml_boolean_is_not_taken_for_a_number_of_seconds(tmp_path: Path) -> 
     path.write_text("grace: true\n")
     with pytest.raises(ConfigError, match="grace"):
         load_settings(path=path, environ={})
+
+
+@pytest.mark.parametrize("value", ["ctrl+zz", "ctrl+", "control+a", "Ctrl+a", "zz"])
+def test_an_unknown_leader_key_is_refused_with_the_form_it_needs(
+    tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path=tmp_path / "none.yaml", environ={"KDEBUG_LEADER_KEY": value})
+    assert str(caught.value) == (
+        f"The environment variable KDEBUG_LEADER_KEY is {value!r}, which is not a "
+        "key as Textual names it, such as ctrl+a, f12 or ctrl+right_square_bracket."
+    )
+    assert caught.value.hint.startswith("Set KDEBUG_LEADER_KEY to a key as Textual")
+
+
+@pytest.mark.parametrize(
+    "value", ["ctrl+a", "ctrl+right_square_bracket", "f12", "alt+x", "ctrl+shift+up"]
+)
+def test_a_known_leader_key_is_taken(tmp_path: Path, value: str) -> None:
+    settings = load_settings(path=tmp_path / "none.yaml", flags={"leader_key": value})
+    assert settings.leader_key == value
+
+
+def test_the_key_names_the_settings_accept_are_textuals() -> None:
+    # The backend may not import Textual; this test may, and keeps them in step.
+    from textual.keys import Keys, _character_to_key
+
+    punctuation = {_character_to_key(character) for character in string.punctuation}
+    assert punctuation == PUNCTUATION_KEYS
+    assert {key.value for key in Keys} >= NAMED_KEYS

@@ -163,7 +163,12 @@ class CorrectedPyteScreen(pyte.Screen):
         super().cursor_position(line, column)
 
     def cursor_to_line(self, line: int | None = None) -> None:
-        super().cursor_to_line(line)
+        # pyte asserts that margins are set when DECOM is on, but origin mode
+        # without margins counts from the top of the screen, as in xterm.
+        if pyte_modes.DECOM in self.mode and self.margins is None:
+            self.cursor.y = (line or 1) - 1
+        else:
+            super().cursor_to_line(line)
         self.ensure_vbounds()
 
 
