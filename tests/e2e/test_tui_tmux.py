@@ -137,19 +137,22 @@ def tmux(
     )
 
 
-def test_a_users_session_from_the_first_pod_to_quitting(
-    tmux: Tmux, namespace: PrivateNamespace
-) -> None:
-    leader = "C-]"
+def _start_and_debug_web(tmux: Tmux, namespace: PrivateNamespace) -> None:
+    """Start kdebug-tui, pick the web pod with the filter and debug it."""
     tmux.start(KDEBUG)
     tmux.wait_for(rf"{namespace.name} ▸ pods \(2\)")
-
-    # Pick the web pod with the filter, and debug it with the defaults.
     tmux.type("/^web")
     tmux.keys("Enter")
     tmux.wait_for(r"pods \(1/2\)")
     tmux.type("d")
     tmux.wait_for(r"1 web/web · .*running")
+
+
+def test_a_users_session_from_the_first_pod_to_quitting(
+    tmux: Tmux, namespace: PrivateNamespace
+) -> None:
+    leader = "C-]"
+    _start_and_debug_web(tmux, namespace)
 
     # ps shows the target's processes; stty size the tab's terminal size: the
     # window less the tab bar and the status line.
@@ -230,13 +233,7 @@ def test_a_signal_ends_the_sessions_and_restores_the_terminal(
     tmux: Tmux, namespace: PrivateNamespace, signal_name: str
 ) -> None:
     """kill (or a closed terminal) ends kdebug-tui as quitting does."""
-    tmux.start(KDEBUG)
-    tmux.wait_for(rf"{namespace.name} ▸ pods \(2\)")
-    tmux.type("/^web")
-    tmux.keys("Enter")
-    tmux.wait_for(r"pods \(1/2\)")
-    tmux.type("d")
-    tmux.wait_for(r"1 web/web · .*running")
+    _start_and_debug_web(tmux, namespace)
     assert len(namespace.debug_containers()) == 1
 
     subprocess.run(["kill", f"-{signal_name}", str(_kdebug_pid(tmux))], check=True)

@@ -63,33 +63,28 @@ class TestRegistryCredentials:
 
 
 class TestTerminalSize:
-    def test_an_unsized_pseudo_terminal_counts_as_80_by_24(
-        self, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize(
+        ("reported", "sent"),
+        [
+            # A pty left at 0x0, as `script` leaves it, still gives a usable size.
+            ((0, 0), TerminalSize(width=80, height=24)),
+            ((31, 97), TerminalSize(width=97, height=31)),
+        ],
+    )
+    def test_the_size_sent_is_the_terminals_or_80_by_24_where_it_has_none(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        reported: tuple[int, int],
+        sent: TerminalSize,
     ) -> None:
-        """A pty left at 0x0, as `script` leaves it, still gives a usable size."""
         main, secondary = pty.openpty()
         try:
-            fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
-            with open(secondary, "w", closefd=False) as stream:
-                monkeypatch.setattr(sys, "stdout", stream)
-                monkeypatch.setattr(sys, "stdin", stream)
-                assert terminal_size() == TerminalSize(width=80, height=24)
-        finally:
-            os.close(main)
-            os.close(secondary)
-
-    def test_a_sized_terminal_gives_its_own_size(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """The size a terminal reports is the one sent to the agent."""
-        main, secondary = pty.openpty()
-        try:
-            winsize = struct.pack("HHHH", 31, 97, 0, 0)
+            winsize = struct.pack("HHHH", *reported, 0, 0)
             fcntl.ioctl(secondary, termios.TIOCSWINSZ, winsize)
             with open(secondary, "w", closefd=False) as stream:
                 monkeypatch.setattr(sys, "stdout", stream)
                 monkeypatch.setattr(sys, "stdin", stream)
-                assert terminal_size() == TerminalSize(width=97, height=31)
+                assert terminal_size() == sent
         finally:
             os.close(main)
             os.close(secondary)
