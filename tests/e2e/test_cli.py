@@ -1,5 +1,6 @@
 """Debugging pods of the real cluster with the headless `kdebug-tui debug`."""
 
+import json
 import os
 import signal
 import subprocess
@@ -137,7 +138,16 @@ class TestClearErrors:
         assert "There is no pod no-such-pod in namespace kdebug-demo." in result.stderr
         assert "Traceback" not in result.stderr
 
-    def test_a_container_that_is_not_running(self, user_env: dict[str, str]) -> None:
+    def test_a_container_that_is_not_running(
+        self, user_env: dict[str, str], kubernetes_cluster: KubernetesCluster
+    ) -> None:
+        # The crasher runs 3 s before each crash: wait until it is waiting out
+        # a back-off of 40 s or more, so that it cannot be running when read.
+        eventually(
+            lambda: _in_long_crash_back_off(kubernetes_cluster, "crash-loop"),
+            timeout=240,
+            what="crash-loop waits out a long back-off",
+        )
         result = debug(user_env, "crash-loop", "true")
         assert result.returncode == 1
         assert "is not running" in result.stderr
@@ -395,3 +405,16 @@ class TestSignalsBeforeTheSession:
             _, stderr = client.communicate()
         assert "kdebug-tui: interrupted; its agent pods are removed." in stderr
         assert "Traceback" not in stderr
+
+
+def _in_long_crash_back_off(cluster: KubernetesCluster, pod: str) -> bool:
+    """Whether the pod's container waits to restart after three crashes or more."""
+    result = subprocess.run(
+        cluster.kubectl_command("get", "pod", "-n", DEMO_NAMESPACE, pod, "-o", "json"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    (status,) = json.loads(result.stdout)["status"].get("containerStatuses", [{}])
+    return status.get("restartCount", 0) >= 3 and "waiting" in status.get("state", {})
