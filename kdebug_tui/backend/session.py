@@ -370,7 +370,7 @@ class SessionManager:
             )
             self._permissions_checked = True
         progress("agent", f"Starting an agent pod on node {node}.")
-        created = await asyncio.to_thread(self.agent_pods.create_pod, node)
+        created = await self._create_agent_pod(node)
         logger.info(
             "Created agent pod %s/%s on node %s; waiting until it is ready.",
             created.namespace,
@@ -388,6 +388,27 @@ class SessionManager:
             raise
         self._agents[node] = created
         return created
+
+    async def _create_agent_pod(self, node: str) -> AgentPod:
+        """Create the node's agent pod, deleting it if the launch is cancelled.
+
+        A cancellation (Ctrl-C, a signal, a closed tab) cannot stop the
+        request the thread has sent: the API server may make the pod all the
+        same, so the thread is waited for and what it made is deleted.
+        """
+        creation = asyncio.ensure_future(
+            asyncio.to_thread(self.agent_pods.create_pod, node)
+        )
+        try:
+            return await asyncio.shield(creation)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                made = await creation
+                logger.info(
+                    "Deleting agent pod %s: its launch was cancelled.", made.name
+                )
+                await asyncio.to_thread(self.agent_pods.delete, made)
+            raise
 
     async def _wait_ready(self, agent: AgentPod, progress: ProgressReporter) -> None:
         loop = asyncio.get_running_loop()

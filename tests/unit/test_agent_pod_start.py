@@ -251,3 +251,58 @@ class TestPortForwardThreads:
         assert self._hook_sees("worker", OSError("disk full")) == ["disk full"]
         forward = "Kubernetes port forward proxy: 10027"
         assert self._hook_sees(forward, ValueError("bug")) == ["bug"]
+
+
+class SlowCreation:
+    """Stands in for `AgentPods` where creating a pod takes until `release`.
+
+    A real API server answers too fast for a cancellation to be placed inside
+    its answer; this holds the request open for the test.
+    """
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.deleted: list[AgentPod] = []
+
+    def find_reusable(self, node: str) -> None:
+        """No agent pod runs on the node."""
+        return None
+
+    def create_pod(self, node: str) -> AgentPod:
+        """Make the pod once released, as the API server would have."""
+        self.started.set()
+        self.release.wait(timeout=30)
+        return AGENT
+
+    def delete(self, pod: AgentPod) -> None:
+        """Remember what was deleted."""
+        self.deleted.append(pod)
+
+
+class TestCancelledLaunch:
+    """A launch cancelled at any moment leaves no agent pod behind."""
+
+    async def test_a_pod_made_while_the_launch_was_cancelled_is_deleted(self) -> None:
+        pods = SlowCreation()
+        manager = SessionManager(
+            None,  # type: ignore[arg-type]
+            Settings(),
+            tokens=TokenStore(),
+        )
+        manager.agent_pods = pods  # type: ignore[assignment]
+        manager._permissions_checked = True
+
+        launch = asyncio.create_task(
+            manager._agent_for("node-1", lambda stage, message: None)
+        )
+        # Cancel while the request to create the pod is on its way, then let
+        # the API server answer that it made it.
+        await asyncio.to_thread(pods.started.wait, 30)
+        launch.cancel()
+        await asyncio.sleep(0.05)
+        pods.release.set()
+
+        with pytest.raises(asyncio.CancelledError):
+            await launch
+        assert pods.deleted == [AGENT]
