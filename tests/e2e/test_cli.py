@@ -22,6 +22,7 @@ from tests.e2e.cli_support import (
     run_cli,
 )
 from tests.fixtures.cluster import KubernetesCluster
+from tests.tui.private_namespace import PrivateNamespace, private_namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -376,6 +377,46 @@ class TestSignalsMidSession:
         assert "Traceback" not in stderr
         assert "Task exception" not in stderr
         assert "kdebug-tui: interrupted" in stderr
+
+
+@pytest.fixture
+def private(kubernetes_cluster: KubernetesCluster) -> Iterator[PrivateNamespace]:
+    """Targets of the test's own, which it may delete; checked clean after."""
+    yield from private_namespace(kubernetes_cluster, "cli")
+
+
+class TestTheTargetStopsMidSession:
+    def test_the_cli_says_the_target_stopped_and_exits_with_its_code(
+        self,
+        kubernetes_cluster: KubernetesCluster,
+        private: PrivateNamespace,
+        tmp_path: Path,
+    ) -> None:
+        env = cli_environment(
+            kubernetes_cluster, tmp_path, agent_namespace=private.name
+        )
+        client = subprocess.Popen(
+            [KDEBUG, "debug", "-n", private.name, "worker", "--"]
+            + ["sh", "-c", "echo up; exec sleep 600"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert client.stdout is not None
+            assert client.stdout.readline() == "up\n"
+            private.admin.core.delete_namespaced_pod("worker", private.name)
+            assert client.wait(timeout=60) == 137
+        finally:
+            client.kill()
+            _, stderr = client.communicate()
+        assert (
+            "kdebug-tui: The target container stopped, and the debug process "
+            "ended with it (exit code 137)." in stderr
+        )
+        assert "Traceback" not in stderr
 
 
 class TestSignalsBeforeTheSession:
