@@ -1,5 +1,6 @@
 """Debugging pods of the real cluster with the headless `kdebug-tui debug`."""
 
+import contextlib
 import json
 import os
 import signal
@@ -345,9 +346,12 @@ class TestReadmeDemo:
 
 
 def start_session(env: dict[str, str], *command: str) -> subprocess.Popen[str]:
-    """Start `kdebug-tui debug web -- COMMAND` with a stdin that stays open."""
+    """Start `kdebug-tui -v debug web -- COMMAND` with a stdin that stays open.
+
+    With -v, its stderr tells what it was doing when a test fails.
+    """
     return subprocess.Popen(
-        [KDEBUG, "debug", "-n", DEMO_NAMESPACE, "web", "--", *command],
+        [KDEBUG, "-v", "debug", "-n", DEMO_NAMESPACE, "web", "--", *command],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -365,15 +369,23 @@ class TestSignalsMidSession:
         self, user_env: dict[str, str], signum: signal.Signals, code: int
     ) -> None:
         client = start_session(user_env, "sh", "-c", "echo STARTED; sleep 100")
+        returncode: int | None = None
         try:
             assert client.stdout is not None
             assert client.stdout.readline() == "STARTED\n"
+            signalled = time.monotonic()
             client.send_signal(signum)
             # Its stdin stays open: the CLI must not wait for the end of input.
-            assert client.wait(timeout=30) == code
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                returncode = client.wait(timeout=30)
+            took = time.monotonic() - signalled
         finally:
             client.kill()
             _, stderr = client.communicate()
+        assert returncode == code, (
+            f"Exit status {returncode} {took:.1f} s after the signal; "
+            f"its stderr:\n{stderr[-4000:]}"
+        )
         assert "Traceback" not in stderr
         assert "Task exception" not in stderr
         assert "kdebug-tui: interrupted" in stderr
