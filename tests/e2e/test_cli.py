@@ -251,6 +251,16 @@ class TestAgentPodLifecycle:
         )
         shared = new_pods()
         assert len(shared) == 1
+        # Other clients reuse a pod the kubelet calls Ready; the first client
+        # probes the agent itself and may be in its session a moment before.
+        eventually(
+            lambda: any(
+                p["name"] in shared and p["ready"]
+                for p in agent_pods(kubernetes_cluster)
+            ),
+            timeout=30,
+            what="the kubelet finds the agent pod ready",
+        )
         # The second session, to another pod on the same node, reuses it.
         second = debug(
             user_env, "multi", "sh", "-c", "echo second", extra=("-c", "app")
