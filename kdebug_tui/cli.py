@@ -329,6 +329,7 @@ def _report(error: KdebugError) -> None:
 
 async def debug(args: argparse.Namespace, settings: Settings) -> int:
     """Run one debug session in this terminal and return its exit code."""
+    from kdebug_agent.protocol import FailureReason
     from kdebug_tui.backend.kube import Kube
     from kdebug_tui.backend.session import LaunchOptions, SessionManager
     from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size
@@ -365,10 +366,15 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
         _collect_from_now_on()
         try:
             if interactive:
-                return await relay_interactive(session)
-            return await relay_batch(session)
+                code = await relay_interactive(session)
+            else:
+                code = await relay_batch(session)
         finally:
             await session.close()
+        status = session.status
+        if status is not None and status.reason == FailureReason.TARGET_STOPPED:
+            print(f"kdebug-tui: {status.message}", file=sys.stderr)
+        return code
     finally:
         await manager.close_all()
         await garbage

@@ -47,6 +47,8 @@ class DebugTab:
     agent_namespace: str
     state: SessionState = SessionState.CONNECTING
     exit_code: int | None = None
+    target_stopped: bool = False
+    """Whether the session ended because the target container stopped."""
     title: str = ""
     """The window title the remote set, if any."""
 
@@ -59,6 +61,8 @@ class DebugTab:
     def state_text(self) -> str:
         """The state in words, as the label shows it."""
         if self.state is SessionState.EXITED and self.exit_code is not None:
+            if self.target_stopped:
+                return f"target stopped (code {self.exit_code})"
             return f"exited with code {self.exit_code}"
         return self.state.value
 

@@ -58,6 +58,13 @@ REQUEST_TIMEOUT = 10.0
 GATHER_TIME = 0.002
 # A read this large means the output comes fast enough to fill messages alone.
 GATHER_BELOW = 16384
+# When the target's main process ends, the kernel kills the rest of its pid
+# namespace, the debug process too; the runtime may learn of the target's end
+# a moment after the debug process's. A process killed by SIGKILL (exit code
+# 137) waits this long for the target's state to settle.
+TARGET_SETTLE_TIME = 1.0
+KILLED_EXIT_CODE = 128 + 9
+TARGET_GONE = (FailureReason.TARGET_NOT_RUNNING, FailureReason.TARGET_NOT_FOUND)
 REQUEST_TIMEOUT_MESSAGE = f"No session request arrived within {REQUEST_TIMEOUT:.0f} s."
 
 
@@ -91,6 +98,7 @@ class Session:
         self._audit = audit
         self._protocol = AgentSideSession()
         self._container: DebugContainer | None = None
+        self._target: tuple[ContainerRuntime, str] | None = None
         self._client_gone = asyncio.Event()
         self._client_ended = False
         self._client_misbehaved = False
@@ -154,6 +162,7 @@ class Session:
             raise _unavailable(request.runtime, available)
         await self._progress("target", "Looking up the target container.")
         target = await runtime.find_target(request.container_id)
+        self._target = (runtime, request.container_id)
         await runtime.ensure_image(
             request.image,
             policy=request.pull_policy,
@@ -219,6 +228,13 @@ class Session:
                     asyncio.shield(asyncio.gather(output, errors)),
                     OUTPUT_DRAIN_TIMEOUT,
                 )
+            if exit_code != 0 and await self._target_stopped(exit_code):
+                self._log.info(
+                    "The target stopped; the debug process ended with code %d.",
+                    exit_code,
+                )
+                await self._finish(Status.target_stopped(exit_code))
+                return f"target stopped, exit {exit_code}"
             await self._finish(Status.exited(exit_code))
             self._log.info("The debug process exited with code %d.", exit_code)
             return f"exit {exit_code}"
@@ -226,6 +242,30 @@ class Session:
             for task in (output, errors, client, exited):
                 task.cancel()
             await asyncio.gather(output, errors, client, exited, return_exceptions=True)
+
+    async def _target_stopped(self, exit_code: int) -> bool:
+        """Tell whether the target is no longer running, after `exit_code`."""
+        if self._target is None:
+            return False
+        runtime, container_id = self._target
+        loop = asyncio.get_running_loop()
+        settle = TARGET_SETTLE_TIME if exit_code == KILLED_EXIT_CODE else 0.0
+        deadline = loop.time() + settle
+        while True:
+            try:
+                await runtime.find_target(container_id)
+            except AgentError as error:
+                return error.reason in TARGET_GONE
+            except Exception:
+                # Only the status's wording depends on it: the exit code goes
+                # back either way.
+                self._log.warning(
+                    "Checking whether the target still runs failed.", exc_info=True
+                )
+                return False
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
 
     async def _pump_output(self, container: DebugContainer) -> None:
         await self._pump(container.read, Channel.STDOUT)

@@ -31,6 +31,10 @@ from kdebug_tui.backend.unreachable import connection_cause, guard
 logger = logging.getLogger(__name__)
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+REQUEST_TIMEOUT = (10.0, 30.0)
+"""Seconds to connect to the API server and to wait for its answer, unless a
+call says otherwise: without a bound, an API server that stops answering would
+hold a session's start or its cleanup for as long as TCP keeps trying."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -230,7 +234,7 @@ class Kube:
             url,
             header_params=headers,
             body=serialized,
-            _request_timeout=timeout,
+            _request_timeout=REQUEST_TIMEOUT if timeout is None else timeout,
         )
 
     @property

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from kdebug_agent.protocol import (
+    FailureReason,
     OutputReceived,
     ProgressReceived,
     SessionEnded,
@@ -142,6 +143,7 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
                 if status.exit_code is None:
                     raise session_failure(status)
                 self.mark_running()
+                tab.target_stopped = status.reason == FailureReason.TARGET_STOPPED
                 self._set_state(SessionState.EXITED, exit_code=status.exit_code)
                 return
 

@@ -58,7 +58,7 @@ def run_cli(
 
 
 def agent_pods(cluster: KubernetesCluster) -> list[dict[str, object]]:
-    """Return the agent pods in the agent namespace (phase and name)."""
+    """Return the agent pods in the agent namespace (name, phase, readiness)."""
     result = subprocess.run(
         cluster.kubectl_command(
             "get",
@@ -75,7 +75,14 @@ def agent_pods(cluster: KubernetesCluster) -> list[dict[str, object]]:
         check=True,
     )
     return [
-        {"name": item["metadata"]["name"], "phase": item["status"].get("phase")}
+        {
+            "name": item["metadata"]["name"],
+            "phase": item["status"].get("phase"),
+            "ready": any(
+                condition.get("type") == "Ready" and condition.get("status") == "True"
+                for condition in item["status"].get("conditions", [])
+            ),
+        }
         for item in json.loads(result.stdout)["items"]
     ]
 

@@ -1,5 +1,6 @@
 """Debugging pods of the real cluster with the headless `kdebug-tui debug`."""
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from tests.e2e.cli_support import (
     run_cli,
 )
 from tests.fixtures.cluster import KubernetesCluster
+from tests.tui.private_namespace import PrivateNamespace, private_namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -249,6 +251,16 @@ class TestAgentPodLifecycle:
         )
         shared = new_pods()
         assert len(shared) == 1
+        # Other clients reuse a pod the kubelet calls Ready; the first client
+        # probes the agent itself and may be in its session a moment before.
+        eventually(
+            lambda: any(
+                p["name"] in shared and p["ready"]
+                for p in agent_pods(kubernetes_cluster)
+            ),
+            timeout=30,
+            what="the kubelet finds the agent pod ready",
+        )
         # The second session, to another pod on the same node, reuses it.
         second = debug(
             user_env, "multi", "sh", "-c", "echo second", extra=("-c", "app")
@@ -344,9 +356,12 @@ class TestReadmeDemo:
 
 
 def start_session(env: dict[str, str], *command: str) -> subprocess.Popen[str]:
-    """Start `kdebug-tui debug web -- COMMAND` with a stdin that stays open."""
+    """Start `kdebug-tui -v debug web -- COMMAND` with a stdin that stays open.
+
+    With -v, its stderr tells what it was doing when a test fails.
+    """
     return subprocess.Popen(
-        [KDEBUG, "debug", "-n", DEMO_NAMESPACE, "web", "--", *command],
+        [KDEBUG, "-v", "debug", "-n", DEMO_NAMESPACE, "web", "--", *command],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -364,18 +379,66 @@ class TestSignalsMidSession:
         self, user_env: dict[str, str], signum: signal.Signals, code: int
     ) -> None:
         client = start_session(user_env, "sh", "-c", "echo STARTED; sleep 100")
+        returncode: int | None = None
         try:
             assert client.stdout is not None
             assert client.stdout.readline() == "STARTED\n"
+            signalled = time.monotonic()
             client.send_signal(signum)
             # Its stdin stays open: the CLI must not wait for the end of input.
-            assert client.wait(timeout=30) == code
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                returncode = client.wait(timeout=30)
+            took = time.monotonic() - signalled
         finally:
             client.kill()
             _, stderr = client.communicate()
+        assert returncode == code, (
+            f"Exit status {returncode} {took:.1f} s after the signal; "
+            f"its stderr:\n{stderr[-4000:]}"
+        )
         assert "Traceback" not in stderr
         assert "Task exception" not in stderr
         assert "kdebug-tui: interrupted" in stderr
+
+
+@pytest.fixture
+def private(kubernetes_cluster: KubernetesCluster) -> Iterator[PrivateNamespace]:
+    """Targets of the test's own, which it may delete; checked clean after."""
+    yield from private_namespace(kubernetes_cluster, "cli")
+
+
+class TestTheTargetStopsMidSession:
+    def test_the_cli_says_the_target_stopped_and_exits_with_its_code(
+        self,
+        kubernetes_cluster: KubernetesCluster,
+        private: PrivateNamespace,
+        tmp_path: Path,
+    ) -> None:
+        env = cli_environment(
+            kubernetes_cluster, tmp_path, agent_namespace=private.name
+        )
+        client = subprocess.Popen(
+            [KDEBUG, "debug", "-n", private.name, "worker", "--"]
+            + ["sh", "-c", "echo up; exec sleep 600"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert client.stdout is not None
+            assert client.stdout.readline() == "up\n"
+            private.admin.core.delete_namespaced_pod("worker", private.name)
+            assert client.wait(timeout=60) == 137
+        finally:
+            client.kill()
+            _, stderr = client.communicate()
+        assert (
+            "kdebug-tui: The target container stopped, and the debug process "
+            "ended with it (exit code 137)." in stderr
+        )
+        assert "Traceback" not in stderr
 
 
 class TestSignalsBeforeTheSession:

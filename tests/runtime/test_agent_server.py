@@ -252,6 +252,46 @@ class TestSessions:
         await asyncio.gather(*(one(i) for i in range(20)))
 
 
+class TestTheTargetStops:
+    async def test_a_target_killed_mid_session_is_named_as_the_cause(
+        self,
+        agent: AgentProcess,
+        containerd: ContainerdDaemon,
+        doomed_target: RunningTarget,
+    ) -> None:
+        websocket, protocol = await open_session(
+            agent, request(doomed_target, "sh", "-c", "echo up; exec sleep 600")
+        )
+        async with websocket:
+            await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+            containerd.ctr(
+                "tasks", "kill", "--signal", "SIGKILL", doomed_target.container_id
+            )
+            result = await asyncio.wait_for(collect(websocket, protocol), 30)
+        assert result.status is not None
+        assert (result.status.reason, result.status.exit_code) == (
+            "TargetStopped",
+            137,
+        )
+        assert "target container stopped" in result.status.message
+
+    async def test_a_debug_process_killed_while_the_target_runs_is_an_exit(
+        self,
+        agent: AgentProcess,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+    ) -> None:
+        kill_itself = request(busybox_target, "sh", "-c", "kill -9 $$")
+        result = await run_session(agent, kill_itself)
+        assert result.status is not None
+        assert (result.status.reason, result.status.exit_code) == (
+            "NonZeroExitCode",
+            137,
+        )
+        status = containerd.task_status(busybox_target.container_id)
+        assert status is not None and status[1] == "RUNNING"
+
+
 class TestRefusals:
     async def test_a_wrong_token_gets_401_and_nothing_starts(
         self,

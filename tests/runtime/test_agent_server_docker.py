@@ -104,3 +104,18 @@ async def test_a_killed_agents_orphan_is_removed_by_the_next_agent(
     ) as heir:
         assert "Removed 1 debug containers" in heir.log_text()
     assert debug_containers(dockerd) == []
+
+
+async def test_a_target_killed_mid_session_is_named_as_the_cause(
+    agent: AgentProcess, target: str, docker_images: DockerImages, dockerd: Dockerd
+) -> None:
+    websocket, protocol = await open_session(
+        agent, request(target, docker_images, "sh", "-c", "echo up; exec sleep 600")
+    )
+    async with websocket:
+        await asyncio.wait_for(collect(websocket, protocol, until=b"up"), 30)
+        dockerd.cli("kill", target)
+        result = await asyncio.wait_for(collect(websocket, protocol), 30)
+    assert result.status is not None
+    assert (result.status.reason, result.status.exit_code) == ("TargetStopped", 137)
+    wait_for(lambda: not debug_containers(dockerd), 15, "the container is removed")

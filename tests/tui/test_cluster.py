@@ -182,6 +182,28 @@ class TestDebuggingInATab:
             await pilot.press(LEADER, "x")
             await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
 
+    async def test_a_tab_whose_target_stops_says_so(
+        self, cluster_app: KdebugApp, namespace: PrivateNamespace
+    ) -> None:
+        app = cluster_app
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            highlight(app, f"{namespace.name}/worker")
+            await pilot.press("d")
+            await wait_long(
+                pilot,
+                lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
+                what="the shell to run",
+            )
+            namespace.admin.core.delete_namespaced_pod("worker", namespace.name)
+            await wait_long(
+                pilot,
+                lambda: app.tabs[0].state is SessionState.EXITED,
+                what="the session to end with its target",
+            )
+            assert app.tabs[0].exit_code == 137
+            assert "target stopped (code 137)" in screen_text(app)
+
     async def test_a_missing_debug_image_is_explained(
         self, cluster_app: KdebugApp, namespace: PrivateNamespace
     ) -> None:

@@ -123,6 +123,18 @@ class TestStatus:
     def test_success_means_exit_code_zero(self) -> None:
         assert Status.from_json(Status.exited(0).to_json()).exit_code == 0
 
+    def test_a_target_that_stopped_keeps_the_exit_code_for_plain_exec_clients(
+        self,
+    ) -> None:
+        payload = json.loads(Status.target_stopped(137).to_json())
+        assert payload["reason"] == "TargetStopped"
+        assert payload["details"]["causes"] == [
+            {"reason": "ExitCode", "message": "137"}
+        ]
+        parsed = Status.from_json(Status.target_stopped(137).to_json())
+        assert (parsed.reason, parsed.exit_code) == ("TargetStopped", 137)
+        assert "target container stopped" in parsed.message
+
     def test_a_failure_keeps_its_machine_readable_reason(self) -> None:
         status = Status.failed(FailureReason.TARGET_NOT_RUNNING, "It stopped.")
         parsed = Status.from_json(status.to_json())

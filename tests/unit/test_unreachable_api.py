@@ -7,6 +7,7 @@ plain TCP server that does not speak TLS: real connection failures, no fake.
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from kdebug_tui import cli
+from kdebug_tui.backend import kube as kube_module
 from kdebug_tui.backend.agents import AgentPod
 from kdebug_tui.backend.browse import ClusterBrowser, Interrupted
 from kdebug_tui.backend.connection import AgentConnection
@@ -175,5 +177,30 @@ def test_a_server_that_does_not_speak_tls_is_named_as_such(
         f"Cannot reach the Kubernetes API at {plain_tcp_server}: "
         "the TLS handshake failed"
     )
+    for words in URLLIB3_WORDS:
+        assert words not in message
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that takes connections and never says a word."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_server_that_never_answers_is_given_up_on_with_a_sentence(
+    tmp_path: Path, silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kube_module, "REQUEST_TIMEOUT", (0.5, 0.5))
+    path = write_kubeconfig(tmp_path / "kubeconfig", silent_server)
+    kube = Kube.connect(kubeconfig=str(path))
+    started = time.monotonic()
+    with pytest.raises(ClusterUnreachable) as caught:
+        kube.request("GET", "/api/v1/namespaces/shop/pods/web")
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert message.startswith(f"Cannot reach the Kubernetes API at {silent_server}")
+    assert message.endswith(": no answer in time.")
     for words in URLLIB3_WORDS:
         assert words not in message

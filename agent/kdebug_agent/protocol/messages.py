@@ -45,6 +45,8 @@ class FailureReason(enum.StrEnum):
     """Machine-readable reasons a session fails, carried in `Status.reason`."""
 
     NON_ZERO_EXIT = "NonZeroExitCode"
+    TARGET_STOPPED = "TargetStopped"
+    """The target stopped, which killed the debug process; the exit code is set."""
     BAD_REQUEST = "BadRequest"
     UNAUTHORIZED = "Unauthorized"
     TARGET_NOT_FOUND = "TargetNotFound"
@@ -220,6 +222,23 @@ class Status:
             success=False,
             reason=FailureReason.NON_ZERO_EXIT,
             message=f"command terminated with non-zero exit code: {exit_code}",
+            exit_code=exit_code,
+        )
+
+    @classmethod
+    def target_stopped(cls, exit_code: int) -> "Status":
+        """Return the status of a debug process that ended with its target.
+
+        Its exit code stays in the status, so plain exec clients read it as any
+        other non-zero exit.
+        """
+        return cls(
+            success=False,
+            reason=FailureReason.TARGET_STOPPED,
+            message=(
+                "The target container stopped, and the debug process ended with "
+                f"it (exit code {exit_code})."
+            ),
             exit_code=exit_code,
         )
 
