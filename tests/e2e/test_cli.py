@@ -363,11 +363,22 @@ def start_session(env: dict[str, str], *command: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [KDEBUG, "-v", "debug", "-n", DEMO_NAMESPACE, "web", "--", *command],
         env=env,
+        preexec_fn=_interruptible,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _interruptible() -> None:
+    """Give the CLI the SIGINT of a command typed in a terminal.
+
+    A job a script starts in the background, and all it starts, begins with
+    SIGINT ignored, and Python keeps it so: when the suite runs that way (as
+    `cmd &` in a CI script does), the CLI would never see the signal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class TestSignalsMidSession:
