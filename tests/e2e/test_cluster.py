@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from cluster import layout
-from cluster.workloads import DEMO_NAMESPACE, OTHER_NAMESPACE, WEB_PORT
+from cluster.workloads import DEMO_NAMESPACE, OTHER_NAMESPACE, WEB_PORT, WEB_SERVER
 from tests.fixtures.cluster import KubernetesCluster
 
 pytestmark = pytest.mark.e2e
@@ -297,20 +297,35 @@ def test_pods_have_no_route_off_the_machine(
 def test_kubectl_debug_shares_the_process_namespace_of_the_target(
     kubernetes_cluster: KubernetesCluster,
 ) -> None:
-    """An ephemeral debug container with the tools image sees the target's httpd."""
+    """An ephemeral debug container with the tools image sees the target's httpd.
+
+    The target is a pod of the test's own: an ephemeral container stays in its
+    pod for good, and the demo's pods must look to later tests as they started.
+    """
     cluster = kubernetes_cluster
+    manifest = pod_manifest(
+        cluster.agent_namespace, cluster.images.shell, ["sh", "-c", WEB_SERVER]
+    )
+    with pod(cluster, manifest) as name:
+        wait_for_phase(cluster, cluster.agent_namespace, name, {"Running"})
+        transcript = _debug_with_kubectl(cluster, name)
+    assert re.search(rb"^1\r?$", transcript, re.M), transcript.decode()
+
+
+def _debug_with_kubectl(cluster: KubernetesCluster, name: str) -> bytes:
+    """Count the target's httpd processes from a `kubectl debug` shell."""
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
         cluster.kubectl_command(
             "-n",
-            DEMO_NAMESPACE,
+            cluster.agent_namespace,
             "debug",
             "-it",
-            "web",
+            name,
             f"--image={cluster.images.tools}",
             "--image-pull-policy=Never",
             "--profile=general",
-            "--target=web",
+            "--target=main",
             "--",
             "sh",
         ),
@@ -347,7 +362,7 @@ def test_kubectl_debug_shares_the_process_namespace_of_the_target(
             process.kill()
             process.wait()
         os.close(primary)
-    assert re.search(rb"^1\r?$", transcript, re.M), transcript.decode()
+    return transcript
 
 
 def test_a_privileged_host_pid_pod_reaches_the_containerd_socket(
