@@ -74,6 +74,18 @@ async def wait_long(pilot: Pilot[object], condition: Any, *, what: str) -> None:
         helpers.WAIT_SECONDS = saved
 
 
+async def open_shell(pilot: Pilot[object], app: KdebugApp, pod: str) -> None:
+    """Open a debug tab on `pod` from the pods list and wait until its shell runs."""
+    await wait_for_pods(pilot)
+    highlight(app, pod)
+    await pilot.press("d")
+    await wait_long(
+        pilot,
+        lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
+        what="the shell to run",
+    )
+
+
 def highlight(app: KdebugApp, key: str) -> None:
     """Put the cursor of the pods table on a pod."""
     from kdebug_tui.widgets.resource_table import ResourceTable
@@ -143,14 +155,7 @@ class TestDebuggingInATab:
     ) -> None:
         app = cluster_app
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_pods(pilot)
-            highlight(app, f"{namespace.name}/web")
-            await pilot.press("d")
-            await wait_long(
-                pilot,
-                lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
-                what="the shell to run",
-            )
+            await open_shell(pilot, app, f"{namespace.name}/web")
             screen = app.screen
             assert isinstance(screen, DebugScreen)
 
@@ -187,14 +192,7 @@ class TestDebuggingInATab:
     ) -> None:
         app = cluster_app
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_pods(pilot)
-            highlight(app, f"{namespace.name}/worker")
-            await pilot.press("d")
-            await wait_long(
-                pilot,
-                lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
-                what="the shell to run",
-            )
+            await open_shell(pilot, app, f"{namespace.name}/worker")
             namespace.admin.core.delete_namespaced_pod("worker", namespace.name)
             await wait_long(
                 pilot,
@@ -230,14 +228,7 @@ class TestDebuggingInATab:
     ) -> None:
         app = cluster_app
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for_pods(pilot)
-            highlight(app, f"{namespace.name}/web")
-            await pilot.press("d")
-            await wait_long(
-                pilot,
-                lambda: bool(app.tabs) and app.tabs[0].state is SessionState.RUNNING,
-                what="the shell to run",
-            )
+            await open_shell(pilot, app, f"{namespace.name}/web")
 
             await pilot.press(LEADER, "q", "y")
             await wait_long(pilot, lambda: app.return_code == 0, what="the exit")
