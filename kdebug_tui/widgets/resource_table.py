@@ -101,13 +101,17 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         "resource-table--empty",
     }
 
+    # The cursor moves with priority, when the app reads the key: the screens'
+    # `d` and `D` act with priority too (see `BrowserScreen.skip_while_typing`),
+    # and must find the cursor where the keys typed before them put it, not
+    # where it was while those keys still waited in the table's queue.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
-        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First row", show=False),
-        Binding("end,G", "last", "Last row", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False, priority=True),
+        Binding("down,j", "cursor_down", "Down", show=False, priority=True),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, priority=True),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, priority=True),
+        Binding("home,g", "first", "First row", show=False, priority=True),
+        Binding("end,G", "last", "Last row", show=False, priority=True),
         Binding("enter", "select", "Open"),
     ]
 

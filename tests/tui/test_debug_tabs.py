@@ -85,6 +85,28 @@ class TestLaunching:
             assert "Debugging shop/web-7d4f9c6b5-x2k8p/nginx." in text
 
     @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
+    async def test_d_typed_fast_after_cursor_keys_debugs_the_pod_they_reach(
+        self, fixed_app: AppFactory, stalled_kubeconfig: Path, pace: float | None
+    ) -> None:
+        app = fixed_app(stalled_kubeconfig)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_pods(pilot)
+            # From the last pod (not running), k then d in one burst: web.
+            await pilot.press("G")
+            await type_fast(app, "kd", pace=pace)
+            await wait_until(pilot, lambda: len(app.tabs) == 1, what="the tab")
+            assert app.tabs[0].target.pod == WEB
+            # From the first pod (two containers), three down then d: web again.
+            await pilot.press(LEADER, "b")
+            await wait_until(
+                pilot, lambda: app.current_mode == "browser", what="the browser"
+            )
+            await pilot.press("g")
+            await type_fast(app, "jjjd", pace=pace)
+            await wait_until(pilot, lambda: len(app.tabs) == 2, what="a second tab")
+            assert app.tabs[1].target.pod == WEB
+
+    @pytest.mark.parametrize("pace", PACES.values(), ids=PACES.keys())
     async def test_keys_typed_fast_after_d_wait_for_the_shell(
         self, fixed_app: AppFactory, stalled_kubeconfig: Path, pace: float | None
     ) -> None:
