@@ -266,7 +266,8 @@ class SessionManager:
                 progress=progress,
             )
         except ClientError as error:
-            log.warning("The debug session could not start: %s", error)
+            # The caller tells the user; the log (at -v, and the TUI's) keeps it too.
+            log.info("The debug session could not start: %s", error)
             raise
         agent = session.agent
         log.info(

@@ -770,7 +770,7 @@ class TestLogFile:
         )
         assert any(
             line.startswith(
-                f"WARNING kdebug_tui.backend.session: {target} The debug session "
+                f"INFO kdebug_tui.backend.session: {target} The debug session "
                 "could not start: "
             )
             for line in said
