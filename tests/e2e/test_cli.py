@@ -334,7 +334,12 @@ class TestReadmeDemo:
             for key, value in os.environ.items()
             if not key.startswith("KDEBUG_") and key != "KUBECONFIG"
         }
-        env.update(HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
+        env.update(
+            HOME=str(tmp_path),
+            XDG_STATE_HOME=str(tmp_path / "state"),
+            # A user's own exported kubeconfig: the demo must not follow it.
+            KUBECONFIG=str(tmp_path / "elsewhere.kubeconfig"),
+        )
         result = subprocess.run(
             [
                 str(REPO / "scripts" / "demo"),
