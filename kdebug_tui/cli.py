@@ -373,7 +373,9 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
             await session.close()
         status = session.status
         if status is not None and status.reason == FailureReason.TARGET_STOPPED:
-            print(f"kdebug-tui: {status.message}", file=sys.stderr)
+            # A shell's prompt was on screen: the sentence gets a line of its own.
+            start = "\n" if interactive else ""
+            print(f"{start}kdebug-tui: {status.message}", file=sys.stderr)
         return code
     finally:
         await manager.close_all()
