@@ -328,9 +328,10 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         if not self._shown:
             if y == 1:
                 style = self.get_component_rich_style("resource-table--empty")
-                return Strip(
-                    [Segment(set_cell_size(f" {self.empty_text}", width), style)]
-                )
+                text = self.empty_text
+                if self._rows and self._filter:
+                    text = f"Nothing matches the filter {self._filter}."
+                return Strip([Segment(set_cell_size(f" {text}", width), style)])
             return Strip.blank(width, self.rich_style)
         if index >= len(self._shown):
             return Strip.blank(width, self.rich_style)

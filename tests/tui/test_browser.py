@@ -227,6 +227,11 @@ class TestFilter:
             assert table_keys(app) == ["shop/web-7d4f9c6b5-x2k8p"]
             assert "/we" in screen_text(app)
             assert "pods (1/5)" in screen_text(app)
+            # A filter that lets nothing through says so, not that there are no pods.
+            await pilot.press("z")
+            assert table_keys(app) == []
+            assert "Nothing matches the filter wez." in screen_text(app)
+            assert "No pods in" not in screen_text(app)
 
     async def test_keys_typed_in_one_burst_with_the_slash_reach_the_filter(
         self, fixed_app: AppFactory
