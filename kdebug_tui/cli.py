@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 try:
-    from kdebug_agent.protocol import KdebugError
+    from kdebug_agent.protocol import FailureReason, KdebugError
     from kdebug_tui import __version__
     from kdebug_tui.backend.errors import ClientError
     from kdebug_tui.backend.settings import (
@@ -269,7 +269,9 @@ def _run(argv: Sequence[str] | None) -> None:
             code = run_app(settings)
     except KdebugError as error:
         _report(error)
-        code = 1
+        # As shells do for a command they cannot find.
+        missing = getattr(error, "reason", "") == FailureReason.COMMAND_NOT_FOUND
+        code = 127 if missing else 1
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         code = 130
@@ -329,7 +331,6 @@ def _report(error: KdebugError) -> None:
 
 async def debug(args: argparse.Namespace, settings: Settings) -> int:
     """Run one debug session in this terminal and return its exit code."""
-    from kdebug_agent.protocol import FailureReason
     from kdebug_tui.backend.kube import Kube
     from kdebug_tui.backend.session import LaunchOptions, SessionManager
     from kdebug_tui.headless import relay_batch, relay_interactive, terminal_size

@@ -1,6 +1,15 @@
 """Errors the agent raises, each carrying the failure reason a client will see."""
 
+import re
+
 from kdebug_agent.protocol import FailureReason, KdebugError
+
+# How runc says the debug process could not be executed, through containerd
+# and dockerd alike.
+_MISSING_COMMAND = re.compile(
+    r'exec: "([^"]*)": (executable file not found in \$PATH'
+    r"|stat [^:]*: no such file or directory)"
+)
 
 
 class AgentError(KdebugError):
@@ -43,3 +52,17 @@ class ImagePullFailed(AgentError):
     """Pulling the debug image failed; the message carries the registry's words."""
 
     reason = FailureReason.IMAGE_PULL_FAILED
+
+
+class CommandNotFound(AgentError):
+    """The debug image has no such command (the session's first word)."""
+
+    reason = FailureReason.COMMAND_NOT_FOUND
+
+
+def missing_command(details: str) -> CommandNotFound | None:
+    """Return the error for a runtime's words that the command is missing, if so."""
+    match = _MISSING_COMMAND.search(details)
+    if match is None:
+        return None
+    return CommandNotFound(f'The debug image has no command "{match[1]}" ({match[2]}).')

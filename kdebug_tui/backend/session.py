@@ -193,7 +193,8 @@ class DebugSession:
                 status.exit_code,
             )
         else:
-            self._log.warning(
+            # The caller raises it to the user as a sentence; this keeps the reason.
+            self._log.info(
                 "The agent ended the session (%s): %s",
                 status.reason or "no reason",
                 status.message or "it said nothing more.",
@@ -550,6 +551,8 @@ FAILURE_HINTS = {
     "RuntimeUnavailable": "Set runtime_socket to the path of the node's "
     "containerd socket: the agent found none where it looked.",
     "AgentShutdown": "Start the session again: the agent pod was stopped.",
+    "CommandNotFound": "Give the command's full path, or pick a debug image "
+    "that has it (--image, or D in the browser).",
 }
 
 

@@ -144,6 +144,18 @@ class TestClearErrors:
             "browser.",
         ]
 
+    def test_a_command_the_debug_image_lacks_exits_127_with_what_to_do(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = debug(user_env, "web", "nosuchcmd")
+        assert result.returncode == 127
+        assert result.stderr.splitlines() == [
+            'kdebug-tui: The debug image has no command "nosuchcmd" (executable '
+            "file not found in $PATH).",
+            "  Give the command's full path, or pick a debug image that has it "
+            "(--image, or D in the browser).",
+        ]
+
     def test_a_container_that_is_not_running(
         self, user_env: dict[str, str], kubernetes_cluster: KubernetesCluster
     ) -> None:

@@ -334,6 +334,26 @@ class TestRefusals:
         assert result.status.message
         assert containerd.container_ids() == before
 
+    @pytest.mark.parametrize("command", ["nosuchcmd", "/bin/nosuchcmd"])
+    async def test_a_command_the_debug_image_lacks_is_named_and_nothing_is_left(
+        self,
+        agent: AgentProcess,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+        command: str,
+    ) -> None:
+        before = settled_containers(containerd)
+        result = await run_session(agent, request(busybox_target, command))
+        assert result.status is not None
+        assert (result.status.reason, result.status.exit_code) == (
+            "CommandNotFound",
+            None,
+        )
+        assert result.status.message.startswith(
+            f'The debug image has no command "{command}" ('
+        )
+        assert settled_containers(containerd) == before
+
     async def test_an_absent_image_with_pull_policy_never_is_refused(
         self, agent: AgentProcess, busybox_target: RunningTarget
     ) -> None:

@@ -119,3 +119,13 @@ async def test_a_target_killed_mid_session_is_named_as_the_cause(
     assert result.status is not None
     assert (result.status.reason, result.status.exit_code) == ("TargetStopped", 137)
     wait_for(lambda: not debug_containers(dockerd), 15, "the container is removed")
+
+
+async def test_a_command_the_debug_image_lacks_is_named(
+    agent: AgentProcess, target: str, docker_images: DockerImages, dockerd: Dockerd
+) -> None:
+    result = await run_session(agent, request(target, docker_images, "nosuchcmd"))
+    assert result.status is not None
+    assert (result.status.reason, result.status.exit_code) == ("CommandNotFound", None)
+    assert 'no command "nosuchcmd"' in result.status.message
+    wait_for(lambda: not debug_containers(dockerd), 15, "the container is removed")

@@ -51,6 +51,7 @@ class FailureReason(enum.StrEnum):
     UNAUTHORIZED = "Unauthorized"
     TARGET_NOT_FOUND = "TargetNotFound"
     TARGET_NOT_RUNNING = "TargetNotRunning"
+    COMMAND_NOT_FOUND = "CommandNotFound"
     IMAGE_NOT_PRESENT = "ImageNotPresent"
     IMAGE_PULL_FAILED = "ImagePullFailed"
     RUNTIME_UNAVAILABLE = "RuntimeUnavailable"

@@ -17,7 +17,12 @@ import grpc
 import grpc.aio
 from google.protobuf import empty_pb2
 
-from kdebug_agent.errors import AgentError, RuntimeFailure, RuntimeUnavailable
+from kdebug_agent.errors import (
+    AgentError,
+    RuntimeFailure,
+    RuntimeUnavailable,
+    missing_command,
+)
 from kdebug_agent.runtimes.containerd_api import (
     containers_pb2_grpc,
     content_pb2,
@@ -171,7 +176,10 @@ def runtime_error(error: grpc.aio.AioRpcError, doing: str) -> AgentError:
         return RuntimeUnavailable(
             f"containerd stopped answering when asked to {doing}: {error.details()}"
         )
-    return RuntimeFailure(f"containerd could not {doing}: {error.details()}")
+    details = str(error.details())
+    return missing_command(details) or RuntimeFailure(
+        f"containerd could not {doing}: {details}"
+    )
 
 
 @contextlib.contextmanager

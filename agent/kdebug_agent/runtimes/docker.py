@@ -47,6 +47,7 @@ from kdebug_agent.errors import (
     RuntimeUnavailable,
     TargetNotFound,
     TargetNotRunning,
+    missing_command,
 )
 from kdebug_agent.protocol import PullPolicy, RegistryAuth, TerminalSize
 from kdebug_agent.runtimes import DOCKER_SOCKET
@@ -742,7 +743,11 @@ def _translated(action: str) -> Iterator[None]:
     try:
         yield
     except aiodocker.DockerError as error:
-        raise RuntimeFailure(f"dockerd could not {action}: {error.message}") from error
+        message = str(error.message)
+        raise (
+            missing_command(message)
+            or RuntimeFailure(f"dockerd could not {action}: {message}")
+        ) from error
     except (aiohttp.ClientError, OSError) as error:
         raise RuntimeFailure(f"dockerd could not {action}: {error}") from error
 
