@@ -276,9 +276,10 @@ def _run(argv: Sequence[str] | None) -> None:
         print(INTERRUPTED, file=sys.stderr)
         code = 130
     except asyncio.CancelledError:
-        # SIGHUP or SIGTERM, after the session and its agent pod were cleaned up.
+        # SIGHUP or SIGTERM, after the session and its agent pod were cleaned up:
+        # 128 plus the signal's number, as a shell reports a command it ended.
         print(INTERRUPTED, file=sys.stderr)
-        code = 129
+        code = 128 + (_ending_signal or signal.SIGHUP)
     except Exception as error:
         # A bug rather than a fault of the user's or the cluster's: still one
         # line, with the traceback for whoever runs it again with -vv.
@@ -383,6 +384,10 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
         await garbage
 
 
+_ending_signal: signal.Signals | None = None
+"""The first SIGHUP or SIGTERM received, which decides the exit code."""
+
+
 def _end_on_hangup() -> None:
     """Turn SIGHUP and SIGTERM into cancellation, so cleanup runs as on Ctrl-C.
 
@@ -392,8 +397,14 @@ def _end_on_hangup() -> None:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
+
+    def end(signum: signal.Signals) -> None:
+        global _ending_signal
+        _ending_signal = _ending_signal or signum
+        task.cancel()
+
     for signum in (signal.SIGHUP, signal.SIGTERM):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, end, signum)
 
 
 async def _collect_garbage_quietly(manager: "SessionManager") -> None:

@@ -405,7 +405,7 @@ def _interruptible() -> None:
 class TestSignalsMidSession:
     @pytest.mark.parametrize(
         ("signum", "code"),
-        [(signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGTERM, 129)],
+        [(signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGTERM, 143)],
     )
     def test_a_signal_ends_the_cli_at_once_with_one_sentence_and_no_traceback(
         self, user_env: dict[str, str], signum: signal.Signals, code: int
@@ -494,7 +494,7 @@ class TestSignalsBeforeTheSession:
                 if "Created agent pod" in line or "Reusing agent pod" in line:
                     break
             client.send_signal(signum)
-            assert client.wait(timeout=60) == 129
+            assert client.wait(timeout=60) == 128 + signum
         finally:
             client.kill()
             _, stderr = client.communicate()
