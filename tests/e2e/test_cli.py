@@ -144,6 +144,20 @@ class TestClearErrors:
             "browser.",
         ]
 
+    @pytest.mark.parametrize(
+        ("where", "name", "kind"),
+        [("kdebug-demo", "web/exec", "pod"), ("Bad_NS!", "web", "namespace")],
+    )
+    def test_a_name_kubernetes_would_refuse_is_named_as_such(
+        self, user_env: dict[str, str], where: str, name: str, kind: str
+    ) -> None:
+        result = run_cli(user_env, "debug", "-n", where, name, "--", "true")
+        assert result.returncode == 1
+        wrong = name if kind == "pod" else where
+        assert result.stderr.startswith(
+            f"kdebug-tui: {wrong!r} is not a valid {kind} name.\n"
+        ), result.stderr
+
     def test_a_command_the_debug_image_lacks_exits_127_with_what_to_do(
         self, user_env: dict[str, str]
     ) -> None:
