@@ -13,9 +13,9 @@ import pytest
 
 from cluster import images
 from kdebug_agent.errors import (
+    CommandNotFound,
     ImageNotPresent,
     ImagePullFailed,
-    RuntimeFailure,
     TargetNotFound,
     TargetNotRunning,
 )
@@ -589,7 +589,7 @@ async def test_a_program_missing_from_the_image_is_refused_at_creation(
 ) -> None:
     before = set(containerd.container_ids())
 
-    with pytest.raises(RuntimeFailure, match="/no/such/program"):
+    with pytest.raises(CommandNotFound, match='no command "/no/such/program"'):
         await runtime.create_debug_container(debug_spec(busybox, "/no/such/program"))
 
     assert set(containerd.container_ids()) == before
