@@ -73,6 +73,14 @@ class CorrectedPyteScreen(pyte.Screen):
             for x in range(self.columns):
                 self.buffer[y][x] = self.cursor.attrs
 
+    def insert_characters(self, count: int | None = None) -> None:
+        # pyte keeps the cells it pushes past the right edge, and a later DCH
+        # pulls them back onto the screen.
+        super().insert_characters(count)
+        line = self.buffer[self.cursor.y]
+        for x in [x for x in line if x >= self.columns]:
+            del line[x]
+
     def insert_lines(self, count: int | None = None) -> None:
         # pyte skips rows never written to, leaving stale lines behind.
         count = count or 1
