@@ -211,7 +211,13 @@ def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_session_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--container", default="", help="the target container")
+    parser.add_argument(
+        "-c",
+        "--container",
+        type=_non_empty,
+        default=None,
+        help="the target container (default: the pod's default container)",
+    )
     parser.add_argument("--image", type=_non_empty, help="the debug image")
     parser.add_argument(
         "--pull-policy", choices=PULL_POLICIES, help="when to pull the debug image"
@@ -361,7 +367,7 @@ async def debug(args: argparse.Namespace, settings: Settings) -> int:
         session = await manager.open(
             namespace=namespace,
             pod=args.pod,
-            container=args.container,
+            container=args.container or "",
             options=options,
             progress=progress,
         )

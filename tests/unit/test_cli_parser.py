@@ -30,7 +30,7 @@ class TestTheCommandAfterTheSeparator:
             ["debug", "web", "--", "sh", "-c", "ls -n", "--", "-c", "x"]
         )
         assert args.command_args == ("sh", "-c", "ls -n", "--", "-c", "x")
-        assert args.container == ""
+        assert args.container is None
 
     def test_options_after_the_separator_belong_to_the_command(self) -> None:
         args = parse_arguments(["debug", "web", "--", "ps", "--image", "x"])
@@ -116,6 +116,7 @@ class TestEmptyValues:
         [
             (["debug", "web", "--image", ""], "--image"),
             (["debug", "web", "-n", ""], "-n/--namespace"),
+            (["debug", "web", "-c", ""], "-c/--container"),
             (["debug", "web", "--share", ""], "--share"),
             (["debug", "web", "--share", " , "], "--share"),
             (["debug", "web", "--agent-namespace", ""], "--agent-namespace"),
