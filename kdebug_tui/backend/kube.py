@@ -25,7 +25,12 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from kdebug_tui.backend.errors import ClusterError, ConfigError, PermissionDenied
+from kdebug_tui.backend.errors import (
+    AgentPodError,
+    ClusterError,
+    ConfigError,
+    PermissionDenied,
+)
 from kdebug_tui.backend.unreachable import connection_cause, guard
 
 logger = logging.getLogger(__name__)
@@ -315,6 +320,11 @@ class Kube:
             if not ok
         ]
         if missing:
+            if self._namespace_is_missing(namespace):
+                raise AgentPodError(
+                    f"The agent namespace {namespace} does not exist.",
+                    hint="Create it or choose another one with --agent-namespace.",
+                )
             raise PermissionDenied(
                 f"You may not {', '.join(missing)} in namespace {namespace}, "
                 "which a debug session needs for its agent pod.",
@@ -324,6 +334,18 @@ class Kube:
                     "namespace with --agent-namespace."
                 ),
             )
+
+    def _namespace_is_missing(self, namespace: str) -> bool:
+        """Tell whether the API server says `namespace` does not exist.
+
+        Access reviews answer "not allowed" for a namespace that does not
+        exist, which would send the user to an administrator for nothing.
+        """
+        try:
+            self.request("GET", f"/api/v1/namespaces/{namespace}")
+        except ApiException as error:
+            return bool(error.status == 404)
+        return False
 
 
 def api_error(error: ApiException, *, doing: str) -> ClusterError:

@@ -212,6 +212,20 @@ class TestClearErrors:
         assert "create pods/portforward" in result.stderr
         nothing_left(kubernetes_cluster, before)
 
+    def test_an_agent_namespace_that_does_not_exist(
+        self, kubernetes_cluster: KubernetesCluster, tmp_path: Path
+    ) -> None:
+        env = cli_environment(
+            kubernetes_cluster, tmp_path, agent_namespace="kdebug-no-such-namespace"
+        )
+        result = debug(env, "web", "true")
+        assert result.returncode == 1
+        assert (
+            "The agent namespace kdebug-no-such-namespace does not exist."
+            in result.stderr
+        )
+        assert "administrator" not in result.stderr
+
     def test_an_agent_namespace_that_enforces_the_restricted_level(
         self, kubernetes_cluster: KubernetesCluster, tmp_path: Path
     ) -> None:
