@@ -15,6 +15,7 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -249,6 +250,7 @@ class AgentPods:
             PermissionDenied: RBAC forbids creating it.
         """
         token = new_token()
+        expires = time.time() + self._settings.agent_lifetime
         manifest = agent_pod_manifest(
             node=node,
             name=agent_pod_name(node),
@@ -270,7 +272,7 @@ class AgentPods:
             token=token,
             created_here=True,
         )
-        self._tokens.put(pod.uid, token)
+        self._tokens.put(pod.uid, token, expires=expires)
         return pod
 
     def delete(self, pod: AgentPod) -> None:

@@ -3,7 +3,10 @@
 Only the SHA-256 of a token goes into an agent pod's spec, so a client can use
 an agent pod only while it knows the token. Tokens live in a file readable by
 the user alone, keyed by the pod's UID, so that several kdebug-tui processes
-of one user share agent pods. A token never appears in a log or a message.
+of one user share agent pods. Each token is kept until its pod's lifetime ends,
+when the pod is gone for sure, or until this client deletes the pod; a pod that
+ended otherwise leaves its token for at most that long. A token never appears
+in a log or a message.
 """
 
 import contextlib
@@ -11,6 +14,7 @@ import fcntl
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +27,10 @@ def new_token() -> str:
 
 
 class TokenStore:
-    """A small JSON file of pod UID to token, locked while it is changed."""
+    """A small JSON file of pod UID to token and expiry, locked while it changes.
+
+    An entry is `{"token": ..., "expires": seconds since the epoch}`.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = (
@@ -33,12 +40,16 @@ class TokenStore:
     def get(self, pod_uid: str) -> str | None:
         """Return the token of an agent pod, if this user created it."""
         with self._locked() as data:
-            return data.get(pod_uid)
+            entry = data.get(pod_uid)
+        if not isinstance(entry, dict) or entry.get("expires", 0) < time.time():
+            return None
+        token = entry.get("token")
+        return token if isinstance(token, str) else None
 
-    def put(self, pod_uid: str, token: str) -> None:
-        """Remember the token of an agent pod."""
+    def put(self, pod_uid: str, token: str, *, expires: float) -> None:
+        """Remember the token of an agent pod that ends by `expires` (epoch)."""
         with self._locked(write=True) as data:
-            data[pod_uid] = token
+            data[pod_uid] = {"token": token, "expires": expires}
 
     def forget(self, pod_uids: set[str]) -> None:
         """Drop tokens of agent pods that are gone."""
@@ -47,7 +58,7 @@ class TokenStore:
                 data.pop(uid, None)
 
     @contextlib.contextmanager
-    def _locked(self, *, write: bool = False) -> Iterator[dict[str, str]]:
+    def _locked(self, *, write: bool = False) -> Iterator[dict[str, object]]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "r+", encoding="utf-8") as file:
@@ -62,6 +73,11 @@ class TokenStore:
                 data = {}
             yield data
             if write:
+                now = time.time()
+                for uid, entry in list(data.items()):
+                    # An entry of another shape costs only a new agent pod.
+                    if not isinstance(entry, dict) or entry.get("expires", 0) < now:
+                        del data[uid]
                 file.seek(0)
                 file.truncate()
                 json.dump(data, file)
