@@ -232,7 +232,7 @@ async def _pump_output(
             elif isinstance(event, SessionEnded):
                 status = event.status
                 if status.exit_code is None:
-                    raise session_failure(status)
+                    raise session_failure(status, session.target)
                 return status.exit_code
     finally:
         left.cancel()

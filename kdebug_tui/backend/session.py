@@ -556,10 +556,28 @@ FAILURE_HINTS = {
 }
 
 
-def session_failure(status: Status) -> SessionFailed:
-    """Turn a failure status from the agent into an error with a hint."""
+TARGET_GONE = {
+    "TargetNotRunning": "Container {container} of pod {pod} stopped before the "
+    "debug container could join it.",
+    "TargetNotFound": "Container {container} of pod {pod} is no longer on node {node}.",
+}
+"""What the user is told, by reason, when the target went away after it was read."""
+
+
+def session_failure(status: Status, target: Target | None = None) -> SessionFailed:
+    """Turn a failure status from the agent into an error with a hint.
+
+    The agent knows the target only by its container ID; where its message
+    would show that ID alone, the user is told the container's name instead.
+    """
+    message = status.message or "The agent ended the session without saying why."
+    if target is not None and status.reason in TARGET_GONE:
+        logger.info("The agent said: %s", message)
+        message = TARGET_GONE[status.reason].format(
+            container=target.container,
+            pod=f"{target.namespace}/{target.pod}",
+            node=target.node,
+        )
     return SessionFailed(
-        status.message or "The agent ended the session without saying why.",
-        reason=status.reason,
-        hint=FAILURE_HINTS.get(status.reason, ""),
+        message, reason=status.reason, hint=FAILURE_HINTS.get(status.reason, "")
     )

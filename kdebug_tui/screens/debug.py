@@ -141,7 +141,7 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
             elif isinstance(event, SessionEnded):
                 status = event.status
                 if status.exit_code is None:
-                    raise session_failure(status)
+                    raise session_failure(status, self.session.target)
                 self.mark_running()
                 tab.target_stopped = status.reason == FailureReason.TARGET_STOPPED
                 self._set_state(SessionState.EXITED, exit_code=status.exit_code)

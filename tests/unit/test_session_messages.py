@@ -2,9 +2,10 @@
 
 import pytest
 
-from kdebug_agent.protocol import SessionRequest
+from kdebug_agent.protocol import SessionRequest, Status
 from kdebug_tui.backend import session
 from kdebug_tui.backend.errors import SessionFailed
+from kdebug_tui.backend.targets import Target
 
 
 def request(*command: str) -> SessionRequest:
@@ -30,3 +31,43 @@ class TestLostConnection:
         hint = session.LOST_CONNECTION_HINT
         assert "after the grace time" in hint
         assert "by the next agent on the node if the agent itself stopped" in hint
+
+
+class TestTargetGoneAfterItWasRead:
+    container_id = "9" * 64
+    target = Target(
+        namespace="kdebug-demo",
+        pod="crash-loop",
+        container="app",
+        container_id=f"containerd://{container_id}",
+        node="node-1",
+    )
+
+    @pytest.mark.parametrize(
+        ("reason", "words"),
+        [
+            ("TargetNotRunning", "stopped before the debug container could join it"),
+            ("TargetNotFound", "is no longer on node node-1"),
+        ],
+    )
+    def test_the_user_is_told_the_containers_name_not_its_id(
+        self, reason: str, words: str
+    ) -> None:
+        status = Status(
+            success=False,
+            reason=reason,
+            message=f"The target container {self.container_id} is exited.",
+        )
+        error = session.session_failure(status, self.target)
+        assert str(error).startswith("Container app of pod kdebug-demo/crash-loop ")
+        assert words in str(error)
+        assert self.container_id[:12] not in str(error)
+        assert error.reason == reason
+        assert error.hint
+
+    def test_other_failures_keep_the_agents_words(self) -> None:
+        status = Status(
+            success=False, reason="ImagePullFailed", message="The pull was refused."
+        )
+        error = session.session_failure(status, self.target)
+        assert str(error) == "The pull was refused."
