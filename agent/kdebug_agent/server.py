@@ -31,6 +31,7 @@ from kdebug_agent.protocol import (
     SUBPROTOCOL,
     SUPPORTED_VERSIONS,
     UnsupportedProtocolVersion,
+    WireLogger,
     check_protocol_version,
     token_matches,
 )
@@ -50,12 +51,13 @@ CONNECTION_MESSAGE_LIMIT = 4 * MAX_FRAME_SIZE
 ORPHAN_SWEEP_INTERVAL = 60.0
 
 
-class ConnectionLogger(logging.LoggerAdapter[logging.Logger]):
-    """Moves the websockets library's INFO lines to DEBUG.
+class ConnectionLogger(WireLogger):
+    """Moves the websockets library's INFO lines to DEBUG, without secrets.
 
     The library logs every plain request and every closed connection at INFO;
     the readiness probe alone makes two such lines a second, which would bury
     the agent's own session lines. Its warnings and errors keep their level.
+    Its DEBUG lines leave out the token and the terminal's data.
     """
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:

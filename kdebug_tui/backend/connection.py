@@ -31,6 +31,7 @@ from kdebug_agent.protocol import (
     PROTOCOL_VERSION,
     SESSION_PATH,
     SUBPROTOCOL,
+    WireLogger,
 )
 from kdebug_tui.backend.agents import AGENT_PORT, AgentPod
 from kdebug_tui.backend.errors import AgentConnectionError, PermissionDenied
@@ -137,6 +138,7 @@ class AgentConnection:
                     PROTOCOL_HEADER: str(PROTOCOL_VERSION),
                 },
                 compression=None,
+                logger=WireLogger(logging.getLogger("websockets.client")),
                 open_timeout=OPEN_TIMEOUT,
                 max_size=MAX_MESSAGE_SIZE,
                 ping_interval=20,

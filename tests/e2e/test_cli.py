@@ -120,6 +120,29 @@ class TestDebuggingAPod:
         assert result.returncode == 0, result.stderr
         assert "httpd" in result.stdout
 
+    def test_the_debug_log_shows_neither_the_token_nor_what_is_typed(
+        self, user_env: dict[str, str]
+    ) -> None:
+        result = run_cli(
+            user_env,
+            "-vv",
+            "debug",
+            "-n",
+            DEMO_NAMESPACE,
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "read line; echo got ${#line}",
+            stdin="typed-secret\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "got 12\n"
+        assert "> Authorization: [redacted]" in result.stderr
+        assert "Bearer" not in result.stderr
+        assert "typed-secret" not in result.stderr
+        assert b"typed".hex(" ") not in result.stderr
+
 
 class TestClearErrors:
     def test_a_pod_with_a_running_native_sidecar_needs_a_container_named(

@@ -668,6 +668,27 @@ class TestAgentLog:
         assert [line for line in lines if " INFO websockets" in line] == []
         assert any("The debug container" in line for line in lines)
 
+    async def test_at_debug_level_neither_the_token_nor_the_terminal_shows(
+        self,
+        containerd: ContainerdDaemon,
+        busybox_target: RunningTarget,
+        tmp_path: Path,
+    ) -> None:
+        with running_agent(
+            containerd.address, tmp_path, agent_id="wordy", extra=["--log-level=DEBUG"]
+        ) as wordy:
+            result = await run_session(
+                wordy,
+                request(busybox_target, "sh"),
+                stdin=b"echo typed-secret; exit 4\n",
+            )
+            assert result.status is not None and result.status.exit_code == 4
+        text = wordy.log_text()
+        assert TOKEN not in text
+        assert "typed-secret" not in text and b"typed".hex(" ") not in text
+        assert "< Authorization: [redacted]" in text
+        assert "BINARY channel 0" in text
+
 
 class TestAudit:
     async def test_each_session_leaves_a_start_and_an_end_line_without_secrets(

@@ -37,6 +37,7 @@ from kdebug_agent.protocol.messages import (
     hash_token,
     token_matches,
 )
+from kdebug_agent.protocol.redaction import WireLogger
 from kdebug_agent.protocol.session import (
     AgentSideSession,
     ClientSideSession,
@@ -50,6 +51,7 @@ from kdebug_agent.protocol.session import (
 )
 
 __all__ = [
+    "WireLogger",
     "AUTHORIZATION_HEADER",
     "CONTAINER_LABEL",
     "MAX_FRAME_SIZE",
