@@ -70,6 +70,10 @@ QUICK_PROBES_SECONDS = 5.0
 """How long after its creation an agent pod is looked at quickly."""
 SLOW_PROBE_RETRY = 1.0
 """The pause between two looks after that: an image pull, a busy node."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds the agent has to answer a close frame, and the close to finish."""
+CLOSE_POLL_INTERVAL = 0.005
+"""Seconds between two looks for the agent's close frame while closing."""
 READY_STAGES = (("agent-started", "Agent started."), ("agent-ready", "Agent ready."))
 """Reported when the agent answers, if the pod's status has not said so yet."""
 
@@ -215,13 +219,30 @@ class DebugSession:
         with contextlib.suppress(ConnectionClosed):
             await self._websocket.send(self._protocol.close_stdin())
 
+    async def _close_websocket(self) -> None:
+        """Close the WebSocket as soon as both close frames have passed.
+
+        The agent acts on the close frames alone. The websockets library waits
+        for the agent's end of TCP as well, which the port-forward passes on
+        about a second later; every session's end used to wait that long.
+        """
+        websocket = self._websocket
+        closing = asyncio.ensure_future(websocket.close())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                while websocket.protocol.close_rcvd is None and not closing.done():
+                    await asyncio.sleep(CLOSE_POLL_INTERVAL)
+        # Our close frame is written before the transport closes.
+        websocket.transport.close()
+        with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+            await asyncio.wait_for(closing, CLOSE_TIMEOUT)
+
     async def close(self) -> None:
         """End the session: the agent then removes the debug container."""
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(ConnectionClosed, OSError):
-            await asyncio.wait_for(self._websocket.close(), timeout=5)
+        await self._close_websocket()
         self._connection.close()
         self._log.info("Closed the session through agent pod %s.", self.agent.name)
         await self._manager.session_closed(self)
