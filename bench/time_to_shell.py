@@ -85,6 +85,8 @@ class Run:
     """Agent pods seen, to delete any the clients left."""
     cold_stages: Stages = dataclasses.field(default_factory=dict)
     """When the cold opens reached each stage of the launch."""
+    exits: Stages = dataclasses.field(default_factory=dict)
+    """Seconds from the output to the command's exit, by series."""
 
     def environment(self, state: Path) -> dict[str, str]:
         """The environment of a `kdebug-tui` user of the cluster, state in `state`."""
@@ -154,11 +156,13 @@ async def time_open(
 
 async def time_command(
     argv: list[str], env: dict[str, str] | None = None
-) -> tuple[float, str]:
-    """Run a command; seconds from its start to the line `x` on its stdout, and stderr.
+) -> tuple[float, float, str]:
+    """Run a command; seconds to the line `x` on its stdout, then to its exit.
 
     `kubectl debug` prints notes on stdout before the debug container's
     output, so the time runs to the echoed line rather than to any first byte.
+    The time after it is what the user waits for the prompt back. Returns
+    both and the command's stderr.
     """
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
@@ -174,12 +178,13 @@ async def time_command(
         if line == b"x\n" and elapsed is None:
             elapsed = time.monotonic() - started
     _, errors = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+    ended = time.monotonic() - started
     if elapsed is None or process.returncode != 0:
         raise RuntimeError(
             f"{argv[0]} did not print x or exited with {process.returncode}: "
             f"{errors.decode(errors='replace')[-500:]}"
         )
-    return elapsed, errors.decode(errors="replace")
+    return elapsed, ended - elapsed, errors.decode(errors="replace")
 
 
 def kubectl_debug() -> list[str]:
@@ -225,10 +230,11 @@ def cli_debug() -> list[str]:
     ]
 
 
-async def time_cli(run: Run, state: Path) -> float:
+async def time_cli(run: Run, state: Path, series: str) -> float:
     """Time `kdebug-tui debug` and remember the agent pods it names."""
-    elapsed, errors = await time_command(cli_debug(), run.environment(state))
+    elapsed, exiting, errors = await time_command(cli_debug(), run.environment(state))
     run.agent_pods.update(AGENT_POD_NAME.findall(errors))
+    run.exits.setdefault(series, []).append(exiting)
     return elapsed
 
 
@@ -257,9 +263,11 @@ async def cold_and_kubectl(
         manager = SessionManager(kube, run.settings, tokens=token_store(state))
         times["cold"].append(await time_open(run, manager, stages=run.cold_stages))
         await wait_until_agents_gone(run, kube)
-        times["kubectl_debug"].append((await time_command(kubectl_debug()))[0])
+        elapsed, exiting, _ = await time_command(kubectl_debug())
+        times["kubectl_debug"].append(elapsed)
+        run.exits.setdefault("kubectl_debug", []).append(exiting)
         cli_state = run.state_dir / f"cold-cli-{repeat}"
-        times["cold_cli"].append(await time_cli(run, cli_state))
+        times["cold_cli"].append(await time_cli(run, cli_state, "cold_cli"))
         await wait_until_agents_gone(run, kube)
         note(
             f"Round {repeat + 1}: cold {times['cold'][-1]:.2f} s, cold CLI "
@@ -293,7 +301,7 @@ async def warm(run: Run, kube: Kube, repeats: int) -> dict[str, list[float]]:
             "warm_new_client": lambda: time_open(
                 run, SessionManager(kube, run.settings, tokens=tokens)
             ),
-            "warm_cli": lambda: time_cli(run, state),
+            "warm_cli": lambda: time_cli(run, state, "warm_cli"),
         }
         for name, measure in measurements.items():
             count = repeats if name != "warm_cli" else max(repeats // 4, 3)
@@ -338,6 +346,9 @@ async def measure(run: Run, repeats: int, warm_repeats: int) -> None:
     for stage, seconds in sorted(run.cold_stages.items(), key=lambda s: min(s[1])):
         figure(f"cold_stage_{stage.replace('-', '_')}", statistics.median(seconds), "s")
     medians(await warm(run, kube, warm_repeats))
+    # From the output to the exit: the shell has ended and the user waits.
+    for series, seconds in run.exits.items():
+        figure(f"{series}_exit_after_output", statistics.median(seconds), "s")
 
 
 def main() -> None:
