@@ -10,6 +10,7 @@ the exit code is the command's.
 
 import asyncio
 import contextlib
+import enum
 import os
 import selectors
 import signal
@@ -30,20 +31,35 @@ from kdebug_agent.protocol import (
 from kdebug_tui.backend.session import DebugSession, session_failure
 
 ESCAPE_CHAR = ord("~")
+ESC = 0x1B
 READ_SIZE = 65536
 
 
 class EscapeDetector:
-    """Finds Enter `~.` in typed input; Sans-I/O so tests can feed it bytes."""
+    """Finds Enter `~.` in typed input; Sans-I/O so tests can feed it bytes.
+
+    Escape sequences on the input leave the line start as it was: a shell at
+    its prompt asks the terminal where the cursor is, and the terminal's
+    answer (`ESC [ row ; col R`) arrives on the input between Enter and `~`.
+    """
 
     def __init__(self) -> None:
         self._at_line_start = True
         self._pending_escape = False
+        self._sequence = _Sequence.NONE
 
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         """Return the bytes to forward and whether the user asked to disconnect."""
         forward = bytearray()
         for byte in data:
+            if self._sequence is not _Sequence.NONE or byte == ESC:
+                self._sequence = self._sequence.after(byte)
+                if self._pending_escape:
+                    self._pending_escape = False
+                    self._at_line_start = False
+                    forward.append(ESCAPE_CHAR)
+                forward.append(byte)
+                continue
             if self._pending_escape:
                 self._pending_escape = False
                 if byte == ord("."):
@@ -58,6 +74,27 @@ class EscapeDetector:
                 forward.append(byte)
             self._at_line_start = byte in (ord("\r"), ord("\n"))
         return bytes(forward), False
+
+
+class _Sequence(enum.Enum):
+    """Where the detector is in an escape sequence (ECMA-48 CSI, SS3, ESC x)."""
+
+    NONE = enum.auto()
+    ESCAPE = enum.auto()
+    CSI = enum.auto()
+    SS3 = enum.auto()
+
+    def after(self, byte: int) -> "_Sequence":
+        """The state once `byte` is read."""
+        if self is _Sequence.NONE:
+            return _Sequence.ESCAPE
+        if self is _Sequence.ESCAPE:
+            if byte == ord("["):
+                return _Sequence.CSI
+            return _Sequence.SS3 if byte == ord("O") else _Sequence.NONE
+        if self is _Sequence.CSI and 0x20 <= byte <= 0x3F:
+            return _Sequence.CSI  # parameters and intermediates
+        return _Sequence.NONE
 
 
 def terminal_size() -> TerminalSize:

@@ -154,3 +154,18 @@ class TestInteractiveSession:
             "stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ,\r"
         )
         terminal.wait_for("echo,icanon,")
+
+    def test_enter_tilde_dot_typed_slowly_at_a_prompt_ends_the_session(
+        self, terminal: Tmux
+    ) -> None:
+        start_shell(terminal)
+        # BusyBox's fresh prompt asks the terminal for the cursor position, and
+        # the answer comes in between Enter and the tilde.
+        terminal.type("echo ready\r")
+        terminal.wait_for("ready\n/ #")
+        time.sleep(0.5)
+        terminal.type("~")
+        time.sleep(0.3)
+        terminal.type(".")
+        screen = terminal.wait_for("rc=255")
+        assert "~." not in screen

@@ -35,6 +35,29 @@ class TestEscapeSequence:
         assert (forwarded, left) == (b"", False)
         assert detector.feed(b"a") == (b"~a", False)
 
+    def test_the_terminals_answer_to_a_prompts_question_is_not_typing(
+        self,
+    ) -> None:
+        # BusyBox's prompt asks where the cursor is; the answer comes as input.
+        detector = EscapeDetector()
+        assert detector.feed(b"\r") == (b"\r", False)
+        assert detector.feed(b"\x1b[24;5R") == (b"\x1b[24;5R", False)
+        assert detector.feed(b"~") == (b"", False)
+        assert detector.feed(b".") == (b"", True)
+
+    def test_a_sequence_split_across_reads_still_counts_as_one(self) -> None:
+        detector = EscapeDetector()
+        assert detector.feed(b"\r\x1b[2") == (b"\r\x1b[2", False)
+        assert detector.feed(b"4;5R~.") == (b"4;5R", True)
+
+    def test_a_tilde_after_a_key_sequence_mid_line_is_plain_input(self) -> None:
+        detector = EscapeDetector()
+        assert detector.feed(b"ls\x1bOD~.") == (b"ls\x1bOD~.", False)
+
+    def test_a_held_tilde_goes_out_before_a_sequence(self) -> None:
+        detector = EscapeDetector()
+        assert detector.feed(b"~\x1b[A.") == (b"~\x1b[A.", False)
+
     def test_control_characters_pass_through_untouched(self) -> None:
         keys = bytes([3, 16, 26, 27]) + b"\x1b[A"
         assert EscapeDetector().feed(keys) == (keys, False)
