@@ -41,6 +41,8 @@ LAST_STAGES = ("start", "attached")
 """Agent progress stages after which the debug process runs."""
 EARLY_INPUT_LIMIT = 4096
 """Bytes typed before the shell runs that are kept for it."""
+FAILURE_STYLE = "\x1b[0;1;31m"
+"""How the sentence of a shell's failure shows in its terminal: bold red."""
 HANG_UP_SECONDS = 5.0
 """How long a hung-up shell may take to exit before the connection is cut."""
 
@@ -172,16 +174,27 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
         self.kdebug.tab_changed()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """When the session worker fails, say how in the tab and its launch log."""
+        """When the session worker fails, say how in the tab.
+
+        A launch that fails shows its stages with the failure. A shell that
+        ran keeps its output on screen, which is what the user debugs with,
+        and the failure follows it there, as the command line prints it.
+        """
         if event.worker is not self._session_worker:
             return
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             running = self.tab.state is SessionState.RUNNING
-            self.progress.display = True
-            self.progress.fail(_sentence(error))
             lost = running and isinstance(error, AgentConnectionError)
             self._set_state(SessionState.DISCONNECTED if lost else SessionState.FAILED)
+            if not running:
+                self.progress.display = True
+                self.progress.fail(_sentence(error))
+                return
+            lines = _sentence(error).splitlines()
+            text = "".join(f"\r\n{FAILURE_STYLE}kdebug-tui: {line}" for line in lines)
+            # After the output still queued: the view takes it in order.
+            self.call_later(self.view.feed, f"\x1b[0m{text}\x1b[0m\r\n".encode())
 
     async def end_session(self) -> None:
         """End the session and wait until the agent has tidied up after it.

@@ -202,6 +202,39 @@ class TestDebuggingInATab:
             assert app.tabs[0].exit_code == 137
             assert "target stopped (code 137)" in screen_text(app)
 
+    async def test_a_shell_whose_agent_stops_keeps_its_output_and_says_why(
+        self, cluster_app: KdebugApp, namespace: PrivateNamespace
+    ) -> None:
+        app = cluster_app
+        async with app.run_test(size=SIZE) as pilot:
+            await open_shell(pilot, app, f"{namespace.name}/web")
+            await pilot.press(*"echo seen-$((6*7))", "enter")
+            await wait_long(pilot, lambda: "seen-42" in screen_text(app), what="echo")
+            agents = namespace.admin.core.list_namespaced_pod(
+                namespace.name, label_selector="app.kubernetes.io/managed-by=kdebug-tui"
+            )
+            for agent in agents.items:
+                namespace.admin.core.delete_namespaced_pod(
+                    agent.metadata.name, namespace.name
+                )
+            await wait_long(
+                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
+            )
+            error = app.screen
+            assert isinstance(error, ErrorScreen)
+            assert error.message == "The agent is shutting down."
+            assert app.tabs[0].state is SessionState.FAILED
+            await pilot.press("escape")
+            # The shell's output is still there, and the sentence below it.
+            await wait_until(
+                pilot,
+                lambda: "kdebug-tui: The agent is shutting down" in screen_text(app),
+                what="the sentence in the terminal",
+            )
+            text = screen_text(app)
+            assert "seen-42" in text
+            assert text.index("seen-42") < text.index("kdebug-tui: The agent")
+
     async def test_a_missing_debug_image_is_explained(
         self, cluster_app: KdebugApp, namespace: PrivateNamespace
     ) -> None:
