@@ -399,6 +399,10 @@ class KdebugApp(App[int]):
             self.show_mode(BROWSER)
         elif command == "scrollback" and source is not None:
             self.push_screen(ScrollbackScreen(source.view))
+        elif command == "again":
+            tab = self.current_tab()
+            if tab is not None:
+                self.open_tab(tab.target, tab.options, tab.agent_namespace)
         elif command == "close":
             tab = self.current_tab()
             if tab is not None:

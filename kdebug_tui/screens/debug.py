@@ -267,7 +267,10 @@ class DebugScreen(ForwardsWorkerFailures, Screen[None]):
         elif state is SessionState.RUNNING:
             hint = f"{leader} ? tab commands · {leader} [ scrollback"
         else:
-            hint = f"{self.tab.state_text} · {leader} x closes · {leader} b browser"
+            hint = (
+                f"{self.tab.state_text} · {leader} r again · {leader} x closes · "
+                f"{leader} b browser"
+            )
         self.query_one("#status", Static).update(f" {self.tab.target} · {hint}")
 
 

@@ -511,6 +511,29 @@ class TestTabs:
             await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
             assert app.current_mode == "browser"
 
+    async def test_a_failed_tab_says_how_to_try_again_and_r_does(
+        self, fixed_app: AppFactory
+    ) -> None:
+        app = fixed_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await open_web_tab(pilot)
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
+            )
+            await pilot.press("escape")
+            assert "failed · ^] r again · ^] x closes" in screen_text(app)
+            [failed] = app.tabs
+
+            await pilot.press(LEADER, "r")
+            await wait_until(pilot, lambda: len(app.tabs) == 2, what="a second tab")
+            again = app.tabs[1]
+            assert app.current_mode == again.mode
+            assert again.target == failed.target
+            assert again.options == failed.options
+            assert again.agent_namespace == failed.agent_namespace
+            # The failed tab stays, with what it showed, until it is closed.
+            assert failed.state is SessionState.FAILED
+
 
 class TestLeaderKey:
     """In a terminal every key goes to the shell, except the leader key."""
