@@ -120,6 +120,14 @@ class TestDebuggingAPod:
         assert result.returncode == 0, result.stderr
         assert "httpd" in result.stdout
 
+    @pytest.mark.parametrize("share", ["pid,net,ipc", "pid,net,ipc,uts"])
+    def test_the_hostname_is_the_pods_whether_or_not_uts_is_joined(
+        self, user_env: dict[str, str], share: str
+    ) -> None:
+        result = debug(user_env, "web", "hostname", extra=("--share", share))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "web\n"
+
     def test_the_debug_log_shows_neither_the_token_nor_what_is_typed(
         self, user_env: dict[str, str]
     ) -> None:

@@ -171,6 +171,27 @@ def test_a_privileged_spec_has_the_given_capabilities_and_no_masked_paths() -> N
     assert spec["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
 
 
+def test_a_new_uts_namespace_takes_the_given_hostname_a_joined_one_keeps_its_own() -> (
+    None
+):
+    process = DebugProcess(args=["hostname"], env=[])
+    own = build_spec(
+        process,
+        cgroups_path="/x",
+        namespaces=SharedNamespaces(paths={}),
+        hostname="web",
+    )
+    joined = build_spec(
+        process,
+        cgroups_path="/x",
+        namespaces=SharedNamespaces(paths={"uts": "/proc/9/ns/uts"}),
+        hostname="web",
+    )
+
+    assert own["hostname"] == "web"
+    assert "hostname" not in joined
+
+
 def test_joining_a_user_namespace_carries_its_id_mappings() -> None:
     mapping = IdMapping(container_id=0, host_id=100000, size=65536)
     shared = SharedNamespaces(

@@ -79,6 +79,8 @@ GC_EXPIRE_LABEL = "containerd.io/gc.expire"
 # Files of the target copied into the debug container, so that name resolution
 # in the shared network namespace behaves as it does in the target.
 TARGET_FILES = ("/etc/resolv.conf", "/etc/hosts")
+HOSTNAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]{0,62})")
+"""A hostname the debug container may take from the target (64 bytes at most)."""
 # The directories the spec mounts file systems on (see containerd_spec).
 MOUNT_POINT_DIRECTORIES = ("/proc", "/dev", "/sys", "/run")
 
@@ -168,7 +170,21 @@ class DebugContainerBuilder:
             self._debug_process(spec, config, layers),
             cgroups_path=f"/{self._client.namespace}/{self._plan.container_id}",
             namespaces=self._shared_namespaces(spec),
+            hostname=self._target_hostname(spec.target),
         )
+
+    def _target_hostname(self, target: Target) -> str:
+        # A UTS namespace of its own would bear the node's name, and `hostname`
+        # in a pod's debug shell would name the node: the kubelet writes the
+        # pod's hostname into each of its containers' /etc/hostname.
+        path = self._host_root / "proc" / str(target.pid) / "root" / "etc/hostname"
+        try:
+            if path.is_symlink():
+                return ""
+            name = path.read_text(encoding="ascii", errors="strict").strip()
+        except (OSError, ValueError):
+            return ""
+        return name if HOSTNAME.fullmatch(name) else ""
 
     async def _create_lease(self, labels: Mapping[str, str]) -> None:
         expiry = datetime.datetime.now(datetime.UTC) + LEASE_EXPIRY

@@ -121,6 +121,7 @@ def build_spec(
     *,
     cgroups_path: str,
     namespaces: SharedNamespaces,
+    hostname: str = "",
 ) -> dict[str, Any]:
     """Return the OCI runtime spec of a debug container as a JSON-ready dict.
 
@@ -128,6 +129,8 @@ def build_spec(
         process: the debug process.
         cgroups_path: the container's cgroup, e.g. `/k8s.io/<id>`.
         namespaces: the target's namespaces to join; the others are new.
+        hostname: the name of a new UTS namespace; without one it keeps the
+            node's name.
     """
     linux: dict[str, Any] = {
         "namespaces": _namespaces(namespaces),
@@ -140,13 +143,16 @@ def build_spec(
     if "user" in namespaces.paths:
         linux["uidMappings"] = [m.to_spec() for m in namespaces.uid_mappings]
         linux["gidMappings"] = [m.to_spec() for m in namespaces.gid_mappings]
-    return {
+    spec = {
         "ociVersion": OCI_VERSION,
         "process": _process(process),
         "root": {"path": "rootfs", "readonly": False},
         "mounts": _mounts(writable_sysfs=process.privileged),
         "linux": linux,
     }
+    if hostname and "uts" not in namespaces.paths:
+        spec["hostname"] = hostname
+    return spec
 
 
 def capabilities_from_mask(mask: int) -> tuple[str, ...]:
