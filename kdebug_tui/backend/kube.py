@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -53,6 +54,25 @@ class ContextInfo:
     current: bool
 
 
+MALFORMED = (yaml.YAMLError, TypeError, KeyError, AttributeError, ValueError)
+"""What the Kubernetes client raises for a file that is not YAML, or YAML that
+is not shaped as a kubeconfig: it reads the file without checking its shape."""
+
+
+def _unreadable(path: str, error: BaseException) -> ConfigError:
+    if isinstance(error, (ConfigException, OSError)):
+        cause = str(error).rstrip(".")
+    elif isinstance(error, yaml.YAMLError):
+        cause = f"it is not YAML ({' '.join(str(error).split())})"
+    else:
+        cause = "its YAML is not shaped as a kubeconfig"
+    return ConfigError(
+        f"Cannot read the kubeconfig {path}: {cause}.",
+        hint="Point --kubeconfig or KUBECONFIG at a valid kubeconfig file; "
+        "`kubectl config view` shows what a valid one holds.",
+    )
+
+
 def kubeconfig_paths(explicit: str = "") -> str:
     """Return the kubeconfig path (or `:`-joined paths) kubectl would use."""
     return explicit or os.environ.get("KUBECONFIG", "") or DEFAULT_KUBECONFIG
@@ -67,11 +87,8 @@ def list_contexts(kubeconfig: str = "") -> list[ContextInfo]:
     path = kubeconfig_paths(kubeconfig)
     try:
         contexts, active = config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, OSError) as error:
-        raise ConfigError(
-            f"Cannot read the kubeconfig {path}: {error}.",
-            hint="Point --kubeconfig or KUBECONFIG at a valid kubeconfig file.",
-        ) from error
+    except (ConfigException, OSError, *MALFORMED) as error:
+        raise _unreadable(path, error) from error
     current = active["name"] if active else ""
     return [
         ContextInfo(
@@ -117,7 +134,11 @@ class Kube:
             api_client = config.new_client_from_config(
                 config_file=path, context=context or None, persist_config=False
             )
+        except MALFORMED as error:
+            raise _unreadable(path, error) from error
         except (ConfigException, OSError) as error:
+            if "context" not in str(error):
+                raise _unreadable(path, error) from error
             raise ConfigError(
                 f"Cannot load context {context or '(current)'} from {path}: "
                 f"{str(error).rstrip('.')}.",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kdebug_tui.backend.errors import ConfigError
-from kdebug_tui.backend.kube import Kube
+from kdebug_tui.backend.kube import Kube, list_contexts
 from kdebug_tui.backend.settings import (
     DEFAULT_AGENT_IMAGE,
     NAMED_KEYS,
@@ -151,6 +151,33 @@ def test_a_kubeconfig_that_does_not_exist_is_named_as_missing(tmp_path: Path) ->
         Kube.connect(kubeconfig=str(missing))
     assert str(caught.value) == f"The kubeconfig file {missing} does not exist."
     assert "--kubeconfig" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        ("root:x:0:0:root:/root:/bin/bash\n", "its YAML is not shaped as a kubeconfig"),
+        ("a: [\n", "it is not YAML (while parsing a flow node"),
+        ("- 1\n- 2\n", "its YAML is not shaped as a kubeconfig"),
+        ("contexts: 5\n", "its YAML is not shaped as a kubeconfig"),
+        ("", "file is empty"),
+    ],
+)
+def test_a_file_that_is_no_kubeconfig_is_said_to_be_none(
+    tmp_path: Path, text: str, cause: str
+) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    for load in (
+        lambda: Kube.connect(kubeconfig=str(path)),
+        lambda: list_contexts(str(path)),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value).startswith(f"Cannot read the kubeconfig {path}: ")
+        assert cause in str(caught.value)
+        assert "valid kubeconfig" in caught.value.hint
+        assert "--context" not in caught.value.hint
 
 
 def test_a_yaml_boolean_is_not_taken_for_a_number_of_seconds(tmp_path: Path) -> None:
