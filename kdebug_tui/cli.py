@@ -20,6 +20,7 @@ try:
     from kdebug_agent.protocol import FailureReason, KdebugError
     from kdebug_tui import __version__
     from kdebug_tui.backend.errors import ClientError
+    from kdebug_tui.backend.names import NAME_HINT, name_problem
     from kdebug_tui.backend.settings import (
         PULL_POLICIES,
         SHAREABLE_NAMESPACES,
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=DEBUG_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    debug.add_argument("pod", metavar="POD", help="the target pod")
+    debug.add_argument("pod", metavar="POD", type=_pod_name, help="the target pod")
     _add_connection_flags(debug)
     _add_namespace_flag(debug, help="namespace of the target pod")
     _add_agent_flags(debug)
@@ -173,7 +174,11 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_namespace_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
     parser.add_argument(
-        "-n", "--namespace", default=argparse.SUPPRESS, type=_non_empty, help=help
+        "-n",
+        "--namespace",
+        default=argparse.SUPPRESS,
+        type=_namespace_name,
+        help=help,
     )
 
 
@@ -197,12 +202,28 @@ def _non_empty(text: str) -> str:
     return text
 
 
+def _kubernetes_name(kind: str, text: str) -> str:
+    # Refused here, a mistyped name gets the usage and exit code 2 as any
+    # other mistyped argument, before anything asks the cluster.
+    if problem := name_problem(kind, _non_empty(text)):
+        raise argparse.ArgumentTypeError(f"{problem} {NAME_HINT}")
+    return text
+
+
+def _pod_name(text: str) -> str:
+    return _kubernetes_name("pod", text)
+
+
+def _namespace_name(text: str) -> str:
+    return _kubernetes_name("namespace", text)
+
+
 def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS
     parser.add_argument(
         "--agent-namespace",
         default=default,
-        type=_non_empty,
+        type=_namespace_name,
         help="namespace for agent pods",
     )
     parser.add_argument(

@@ -8,19 +8,16 @@ one regular container is as ambiguous as a pod with two regular containers.
 """
 
 import dataclasses
-import re
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from kdebug_tui.backend.errors import TargetError
 from kdebug_tui.backend.kube import Kube, api_error
+from kdebug_tui.backend.names import NAME_HINT, name_problem
 from kdebug_tui.backend.resources import JSON
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
-# Kubernetes names: a namespace is a DNS label, a pod a DNS subdomain.
-NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,16 +53,9 @@ def resolve_target(
         ClusterError: the API server failed.
     """
     # Checked before they go into a URL, where a `/` would name another resource.
-    for kind, name, shape in (
-        ("namespace", namespace, NAMESPACE_NAME),
-        ("pod", pod, POD_NAME),
-    ):
-        if not shape.fullmatch(name):
-            raise TargetError(
-                f"{name!r} is not a valid {kind} name.",
-                hint="Kubernetes names are lowercase letters, digits and '-' "
-                "(and '.' in pod names), starting and ending with a letter or digit.",
-            )
+    for kind, name in (("namespace", namespace), ("pod", pod)):
+        if problem := name_problem(kind, name):
+            raise TargetError(problem, hint=NAME_HINT)
     try:
         manifest = kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}")
     except ApiException as error:

@@ -7,7 +7,6 @@ is privileged, the image pull policy, and the agent pod's namespace.
 """
 
 import dataclasses
-import re
 import shlex
 from typing import ClassVar
 
@@ -17,6 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
+from kdebug_tui.backend.names import NAMESPACE_NAME
 from kdebug_tui.backend.resources import ContainerKind, PodInfo
 from kdebug_tui.backend.session import LaunchOptions
 from kdebug_tui.backend.settings import PULL_POLICIES, Settings
@@ -25,7 +25,6 @@ from kdebug_tui.widgets.toggles import MarkedCheckbox, MarkedRadioButton
 
 SHAREABLE = ("pid", "net", "ipc", "uts", "user")
 """The target's namespaces a debug container can join."""
-NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class LaunchForm(VerticalScroll, can_focus=False):
@@ -194,7 +193,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             n for n in SHAREABLE if self.query_one(f"#ns-{n}", MarkedCheckbox).value
         )
         agent_namespace = self.query_one("#agent-namespace", Input).value.strip()
-        if not NAMESPACE_NAME.match(agent_namespace):
+        if not NAMESPACE_NAME.fullmatch(agent_namespace):
             raise ValueError(f"{agent_namespace!r} is not a namespace name.")
         pressed = self.query_one("#pull-policy", RadioSet).pressed_button
         options = LaunchOptions.from_settings(

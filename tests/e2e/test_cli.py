@@ -182,11 +182,21 @@ class TestClearErrors:
     def test_a_name_kubernetes_would_refuse_is_named_as_such(
         self, user_env: dict[str, str], where: str, name: str, kind: str
     ) -> None:
+        # As an argument, it is a mistyped argument: the usage and exit code 2.
         result = run_cli(user_env, "debug", "-n", where, name, "--", "true")
-        assert result.returncode == 1
+        assert result.returncode == 2
         wrong = name if kind == "pod" else where
+        assert result.stderr.startswith("usage: kdebug-tui debug ")
+        assert f"{wrong!r} is not a valid {kind} name." in result.stderr
+
+    def test_a_namespace_from_the_settings_is_checked_too(
+        self, user_env: dict[str, str]
+    ) -> None:
+        env = {**user_env, "KDEBUG_NAMESPACE": "Bad_NS!"}
+        result = run_cli(env, "debug", "web", "--", "true")
+        assert result.returncode == 1
         assert result.stderr.startswith(
-            f"kdebug-tui: {wrong!r} is not a valid {kind} name.\n"
+            "kdebug-tui: 'Bad_NS!' is not a valid namespace name.\n"
         ), result.stderr
 
     def test_a_command_the_debug_image_lacks_exits_127_with_what_to_do(

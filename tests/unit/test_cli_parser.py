@@ -131,3 +131,36 @@ class TestEmptyValues:
         error = capsys.readouterr().err
         assert f"argument {flag}: " in error
         assert "it is empty" in error
+
+
+class TestKubernetesNames:
+    @pytest.mark.parametrize(
+        ("words", "where", "wrong"),
+        [
+            (["debug", "web/exec"], "POD", "'web/exec' is not a valid pod name"),
+            (["debug", "-n", "Shop", "web"], "-n/--namespace", "'Shop' is not a"),
+            (
+                ["debug", "--agent-namespace", "a b", "web"],
+                "--agent-namespace",
+                "'a b'",
+            ),
+            (["-n", "x_y"], "-n/--namespace", "'x_y' is not a valid namespace name"),
+        ],
+    )
+    def test_a_name_kubernetes_would_refuse_gets_the_usage(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        words: list[str],
+        where: str,
+        wrong: str,
+    ) -> None:
+        with pytest.raises(SystemExit) as exited:
+            parse_arguments(words)
+        assert exited.value.code == 2
+        error = capsys.readouterr().err
+        assert error.startswith("usage: ")
+        assert f"argument {where}: {wrong}" in error
+
+    def test_names_of_the_usual_shapes_pass(self) -> None:
+        args = parse_arguments(["debug", "-n", "kube-system", "coredns-7d4f.x2k8p"])
+        assert (args.namespace, args.pod) == ("kube-system", "coredns-7d4f.x2k8p")
