@@ -346,7 +346,8 @@ class BrowserScreen(ForwardsWorkerFailures, Screen[None], inherit_bindings=False
         if info is not None and not info.debuggable:
             self.notify(
                 f"Container {name} of pod {pod.name} is {info.state_text}; "
-                "only a running container can be debugged.",
+                "only a running container can be debugged. Enter on the pod "
+                "shows its containers and events.",
                 title="Not running",
                 severity="warning",
             )

@@ -159,10 +159,9 @@ class TestLaunching:
             await wait_until(pilot, lambda: bool(notices(app)), what="a notice")
             assert app.tabs == []
             assert isinstance(app.screen, PodsScreen)
-            assert (
-                "is waiting: CrashLoopBackOff; only a running container"
-                in (notices(app)[0])
-            )
+            notice = notices(app)[0]
+            assert "is waiting: CrashLoopBackOff; only a running container" in notice
+            assert "Enter on the pod shows its containers and events." in notice
 
     async def test_a_failed_launch_shows_the_cause_and_what_to_do(
         self, fixed_app: AppFactory
