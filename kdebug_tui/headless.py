@@ -11,6 +11,7 @@ the exit code is the command's.
 import asyncio
 import contextlib
 import enum
+import logging
 import os
 import selectors
 import signal
@@ -113,13 +114,35 @@ def terminal_size() -> TerminalSize:
 
 @contextlib.contextmanager
 def raw_terminal(fd: int) -> Iterator[None]:
-    """Put the terminal in raw mode and restore it however the block exits."""
+    """Put the terminal in raw mode and restore it however the block exits.
+
+    Log lines to a terminal end in CR LF meanwhile: raw mode turns off the
+    terminal's own CR before LF, and `-v` lines would run down the screen
+    as a staircase.
+    """
     saved = termios.tcgetattr(fd)
+    handlers = [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.StreamHandler)
+        and _is_terminal(getattr(handler, "stream", None))
+    ]
     try:
         tty.setraw(fd)
+        for handler in handlers:
+            handler.terminator = "\r\n"
         yield
     finally:
+        for handler in handlers:
+            handler.terminator = "\n"
         termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (OSError, ValueError):
+        return False
 
 
 async def relay_interactive(session: DebugSession) -> int:

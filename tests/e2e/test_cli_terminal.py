@@ -155,6 +155,20 @@ class TestInteractiveSession:
         )
         terminal.wait_for("echo,icanon,")
 
+    def test_log_lines_start_at_the_left_edge_while_the_terminal_is_raw(
+        self, terminal: Tmux
+    ) -> None:
+        terminal.type(f"{KDEBUG} -v debug -n {DEMO_NAMESPACE} web -- sh; echo rc=$?")
+        terminal.send("Enter")
+        terminal.wait_for("/ #", timeout=120)
+        terminal.type("exit\r")
+        screen = terminal.wait_for("rc=0")
+        lines = screen.splitlines()
+        assert any(line.startswith("INFO kdebug_tui") for line in lines), screen
+        # A line feed without a carriage return starts the next line where the
+        # last one ended: the lines after it begin with blanks.
+        assert [line for line in lines if line[:1] == " " and line.strip()] == []
+
     def test_enter_tilde_dot_typed_slowly_at_a_prompt_ends_the_session(
         self, terminal: Tmux
     ) -> None:
