@@ -420,8 +420,8 @@ class KdebugApp(App[int]):
         self.push_screen(
             ConfirmScreen(
                 title=f"Close tab {tab.number}?",
-                message=f"The shell in {tab.target} is ended and its debug "
-                "container removed.",
+                message=f"Closing ends the shell in {tab.target} and removes its "
+                "debug container.",
                 confirm="Close",
             ),
             callback=lambda yes: self._close_tab(tab) if yes else None,

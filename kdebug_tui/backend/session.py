@@ -568,7 +568,8 @@ FAILURE_HINTS = {
     "ImageNotPresent": "Use --pull-policy IfNotPresent, or import the image into "
     "the node's runtime: pull policy Never needs it there already.",
     "ImagePullFailed": "Check the image name and, for a private registry, "
-    "pass --registry-secret with a dockerconfigjson secret.",
+    "name a dockerconfigjson secret with --registry-secret (in the TUI, the "
+    "registry_secret setting).",
     "RuntimeUnavailable": "Set runtime_socket to the path of the node's "
     "containerd socket: the agent found none where it looked.",
     "AgentShutdown": "Start the session again: the agent pod was stopped.",

@@ -52,7 +52,7 @@ class PodScreen(BrowserScreen):
         # Priority: see `skip_while_typing`.
         Binding("d", "debug", "Debug", priority=True),
         Binding("D", "launch", "Debug with…", priority=True),
-        Binding("enter", "launch_chosen", "Open", priority=True),
+        Binding("enter", "launch_chosen", "Debug with…", show=False, priority=True),
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
     ]
