@@ -105,9 +105,15 @@ class TestNavigation:
             await wait_for_rows(pilot, "#events")
             assert isinstance(app.screen, PodScreen)
             assert table_keys(app, "#containers") == ["worker"]
-            text = screen_text(app)
-            assert "waiting: CrashLoopBackOff" in text
-            assert "Back-off restarting failed container" in text
+            # The rows are in; the frame showing them may come a moment later.
+            await wait_until(
+                pilot,
+                lambda: (
+                    "waiting: CrashLoopBackOff" in screen_text(app)
+                    and "Back-off restarting failed container" in screen_text(app)
+                ),
+                what="the container's state and the events on screen",
+            )
 
             # Esc climbs back: the pods, the namespaces, the contexts.
             await pilot.press("escape")
