@@ -58,6 +58,16 @@ async def open_web_tab(pilot: object) -> None:
     )
 
 
+async def open_failing_web_tab(pilot: object) -> None:
+    """Open a tab on the web pod whose launch fails (the API port is closed)."""
+    await open_web_tab(pilot)
+    await wait_until(
+        pilot,  # type: ignore[arg-type]
+        lambda: isinstance(pilot.app.screen, ErrorScreen),  # type: ignore[attr-defined]
+        what="the error",
+    )
+
+
 class TestLaunching:
     """`d` opens a tab on the pod's container with the default options."""
 
@@ -168,11 +178,7 @@ class TestLaunching:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await open_web_tab(pilot)
-
-            await wait_until(
-                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
-            )
+            await open_failing_web_tab(pilot)
             error = app.screen
             assert isinstance(error, ErrorScreen)
             assert error.title_text == "The debug session failed"
@@ -501,10 +507,7 @@ class TestTabs:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await open_web_tab(pilot)
-            await wait_until(
-                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
-            )
+            await open_failing_web_tab(pilot)
 
             await pilot.press("escape", LEADER, "x")
             await wait_until(pilot, lambda: not app.tabs, what="the tab to close")
@@ -515,10 +518,7 @@ class TestTabs:
     ) -> None:
         app = fixed_app()
         async with app.run_test(size=SIZE) as pilot:
-            await open_web_tab(pilot)
-            await wait_until(
-                pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error"
-            )
+            await open_failing_web_tab(pilot)
             await pilot.press("escape")
             assert "failed · ^] r again · ^] x closes" in screen_text(app)
             [failed] = app.tabs
