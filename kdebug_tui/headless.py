@@ -121,20 +121,20 @@ def raw_terminal(fd: int) -> Iterator[None]:
     as a staircase.
     """
     saved = termios.tcgetattr(fd)
-    handlers = [
-        handler
+    handlers = {
+        handler: handler.terminator
         for handler in logging.getLogger().handlers
         if isinstance(handler, logging.StreamHandler)
         and _is_terminal(getattr(handler, "stream", None))
-    ]
+    }
     try:
         tty.setraw(fd)
         for handler in handlers:
             handler.terminator = "\r\n"
         yield
     finally:
-        for handler in handlers:
-            handler.terminator = "\n"
+        for handler, terminator in handlers.items():
+            handler.terminator = terminator
         termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
 
 

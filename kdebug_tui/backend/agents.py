@@ -15,7 +15,6 @@ import hashlib
 import logging
 import re
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -250,7 +249,6 @@ class AgentPods:
             PermissionDenied: RBAC forbids creating it.
         """
         token = new_token()
-        expires = time.time() + self._settings.agent_lifetime
         manifest = agent_pod_manifest(
             node=node,
             name=agent_pod_name(node),
@@ -272,7 +270,10 @@ class AgentPods:
             token=token,
             created_here=True,
         )
-        self._tokens.put(pod.uid, token, expires=expires)
+        # The token is worth keeping as long as the pod can live.
+        expires = _expires_at(manifest)
+        assert expires is not None, "agent_pod_manifest stamps the expiry"
+        self._tokens.put(pod.uid, token, expires=expires.timestamp())
         return pod
 
     def delete(self, pod: AgentPod) -> None:
@@ -478,12 +479,17 @@ def _is_finished(pod: JSON) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def _is_expired(pod: JSON, now: datetime.datetime) -> bool:
+def _expires_at(pod: JSON) -> datetime.datetime | None:
     stamp = (_meta(pod).get("annotations") or {}).get(EXPIRES_ANNOTATION, "")
     try:
-        return datetime.datetime.fromisoformat(stamp) < now
+        return datetime.datetime.fromisoformat(stamp)
     except ValueError:
-        return False
+        return None
+
+
+def _is_expired(pod: JSON, now: datetime.datetime) -> bool:
+    expires = _expires_at(pod)
+    return expires is not None and expires < now
 
 
 def _summary(pod: JSON | None) -> str:

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeGuard
 
 import platformdirs
 
@@ -41,7 +42,7 @@ class TokenStore:
         """Return the token of an agent pod, if this user created it."""
         with self._locked() as data:
             entry = data.get(pod_uid)
-        if not isinstance(entry, dict) or entry.get("expires", 0) < time.time():
+        if not _live(entry, time.time()):
             return None
         token = entry.get("token")
         return token if isinstance(token, str) else None
@@ -75,9 +76,20 @@ class TokenStore:
             if write:
                 now = time.time()
                 for uid, entry in list(data.items()):
-                    # An entry of another shape costs only a new agent pod.
-                    if not isinstance(entry, dict) or entry.get("expires", 0) < now:
+                    if not _live(entry, now):
                         del data[uid]
                 file.seek(0)
                 file.truncate()
                 json.dump(data, file)
+
+
+def _live(entry: object, now: float) -> TypeGuard[dict[str, object]]:
+    """Tell whether a store entry holds a token whose pod may still live.
+
+    An entry of another shape (a damaged or older store) counts as gone: it
+    costs only a new agent pod.
+    """
+    if not isinstance(entry, dict):
+        return False
+    expires = entry.get("expires", 0)
+    return isinstance(expires, int | float) and expires >= now

@@ -21,10 +21,10 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 def loggable_args(msg: object, args: tuple[object, ...]) -> tuple[object, ...]:
     """Return a log line's arguments with header secrets and frame data left out."""
     if msg in HEADER_LINES and len(args) == 2:
-        name, value = args
+        name, _ = args
         if str(name).lower() in SECRET_HEADERS:
             return (name, REDACTED)
-        return (name, value)
+        return args
     if msg in FRAME_LINES and len(args) == 1:
         return (_frame_summary(args[0]),)
     return args
