@@ -26,6 +26,7 @@ from kdebug_tui.backend.errors import (
     AgentPodError,
     ClusterUnreachable,
     PermissionDenied,
+    missing_agent_namespace,
 )
 from kdebug_tui.backend.kube import Kube, api_error
 from kdebug_tui.backend.resources import JSON
@@ -341,10 +342,7 @@ class AgentPods:
                 hint=POD_SECURITY_HINT.format(ns=namespace),
             )
         if error.status == 404:
-            return AgentPodError(
-                f"The agent namespace {namespace} does not exist.",
-                hint="Create it or choose another one with --agent-namespace.",
-            )
+            return missing_agent_namespace(namespace)
         converted = api_error(error, doing=f"creating an agent pod in {namespace}")
         if isinstance(converted, PermissionDenied):
             converted.hint = (

@@ -48,3 +48,11 @@ class SessionFailed(ClientError):
     def __init__(self, message: str, *, reason: str, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+def missing_agent_namespace(namespace: str) -> AgentPodError:
+    """The error for an agent namespace that does not exist."""
+    return AgentPodError(
+        f"The agent namespace {namespace} does not exist.",
+        hint="Create it or choose another one with --agent-namespace.",
+    )

@@ -27,10 +27,10 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from kdebug_tui.backend.errors import (
-    AgentPodError,
     ClusterError,
     ConfigError,
     PermissionDenied,
+    missing_agent_namespace,
 )
 from kdebug_tui.backend.unreachable import connection_cause, guard
 
@@ -342,10 +342,7 @@ class Kube:
         ]
         if missing:
             if self._namespace_is_missing(namespace):
-                raise AgentPodError(
-                    f"The agent namespace {namespace} does not exist.",
-                    hint="Create it or choose another one with --agent-namespace.",
-                )
+                raise missing_agent_namespace(namespace)
             raise PermissionDenied(
                 f"You may not {', '.join(missing)} in namespace {namespace}, "
                 "which a debug session needs for its agent pod.",
